@@ -1,0 +1,92 @@
+/**
+ * berth's configuration: one type, its embedded defaults and its validation,
+ * kept in one place. Every key is optional in the file; the defaults below
+ * are what berthd runs with when no file exists.
+ */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'text' | 'json';
+export type CgroupDriverSetting = 'auto' | 'cgroupfs' | 'systemd';
+
+export interface RuntimeHandlerConfig {
+  /** OCI runtime binary: a name looked up in PATH or an absolute path. */
+  path: string;
+}
+
+export interface BerthConfig {
+  root: string;
+  state: string;
+  address: string;
+  log_level: LogLevel;
+  log_format: LogFormat;
+  cgroup_driver: CgroupDriverSetting;
+  sandbox_image: string;
+  default_runtime: string;
+  runtimes: Record<string, RuntimeHandlerConfig>;
+  registry: {
+    config_path: string;
+  };
+  cni: {
+    conf_dir: string;
+    bin_dirs: string[];
+  };
+  stream: {
+    address: string;
+    port: number;
+  };
+  metrics: {
+    address: string;
+  };
+}
+
+export function defaultConfig(): BerthConfig {
+  return {
+    root: '/var/lib/berth',
+    state: '/run/berth',
+    address: '/run/berth/berth.sock',
+    log_level: 'info',
+    log_format: 'text',
+    cgroup_driver: 'auto',
+    sandbox_image: 'registry.k8s.io/pause:3.10',
+    default_runtime: 'runc',
+    runtimes: {
+      runc: { path: 'runc' },
+      crun: { path: 'crun' },
+    },
+    registry: { config_path: '/etc/berth/certs.d' },
+    cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'] },
+    stream: { address: '127.0.0.1', port: 0 },
+    metrics: { address: '127.0.0.1:10361' },
+  };
+}
+
+/** The default file `berthd config default` prints: every key, with a comment. */
+export const DEFAULT_CONFIG_TOML = `# /etc/berth/berth.toml — every key optional; these are the embedded defaults
+root = "/var/lib/berth"            # persistent state: content, snapshots, metadata.db
+state = "/run/berth"               # runtime state: bundles, conmon files, netns cache
+address = "/run/berth/berth.sock"  # CRI gRPC socket
+log_level = "info"                 # error | warn | info | debug
+log_format = "text"                # text | json
+cgroup_driver = "auto"             # auto | cgroupfs | systemd
+sandbox_image = "registry.k8s.io/pause:3.10"
+default_runtime = "runc"
+
+[runtimes.runc]
+path = "runc"
+
+[runtimes.crun]
+path = "crun"
+
+[registry]
+config_path = "/etc/berth/certs.d" # containerd-compatible <host>/hosts.toml files
+
+[cni]
+conf_dir = "/etc/cni/net.d"
+bin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
+
+[stream]
+address = "127.0.0.1"
+port = 0                           # 0: any free port
+
+[metrics]
+address = "127.0.0.1:10361"        # empty string disables
+`;

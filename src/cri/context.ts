@@ -1,0 +1,28 @@
+import type { BerthConfig } from '../config/schema.js';
+import type { CgroupDriver } from '../core/cgroups/detect.js';
+import type { Logger } from '../daemon/logger.js';
+
+/** Runtime configuration the kubelet pushes through UpdateRuntimeConfig. */
+export interface RuntimeNetworkSettings {
+  podCidr: string;
+}
+
+/** What every CRI handler may use: configuration and the core services. */
+export interface CriContext {
+  readonly config: BerthConfig;
+  readonly logger: Logger;
+  readonly cgroupDriver: CgroupDriver;
+  readonly berthVersion: string;
+  readonly network: RuntimeNetworkSettings;
+  /** Persists `network` (so the pod CIDR survives a restart). */
+  saveNetworkSettings(): Promise<void>;
+  /** Health of the pieces behind RuntimeReady and NetworkReady. */
+  probeRuntime(): Promise<ConditionProbe>;
+  probeNetwork(): Promise<ConditionProbe>;
+}
+
+export interface ConditionProbe {
+  ready: boolean;
+  reason: string;
+  message: string;
+}

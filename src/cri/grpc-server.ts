@@ -1,0 +1,150 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../daemon/logger.js';
+import type { CriContext } from './context.js';
+import { grpcCodeName, toGrpcFailure } from './grpc-errors.js';
+import { loadCriProto } from './proto.js';
+
+/** A unary CRI handler: request in, response out; thrown errors become gRPC statuses. */
+export type UnaryHandler = (ctx: CriContext, request: never) => Promise<object>;
+/** A server-streaming CRI handler writes to the call until it ends or the client leaves. */
+export type StreamHandler = (ctx: CriContext, request: never, call: grpc.ServerWritableStream<object, object>) => Promise<void>;
+
+export interface ServiceHandlers {
+  unary: Record<string, UnaryHandler>;
+  stream?: Record<string, StreamHandler>;
+}
+
+export interface CriHandlers {
+  RuntimeService: ServiceHandlers;
+  ImageService: ServiceHandlers;
+}
+
+type AnyCall = grpc.ServerUnaryCall<object, object> | grpc.ServerWritableStream<object, object>;
+
+function logCall(logger: Logger, rpc: string, started: bigint, code: grpc.status, details?: string): void {
+  const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const fields = { rpc, code: grpcCodeName(code), duration_ms: Math.round(durationMs * 1000) / 1000 };
+  if (code === grpc.status.OK) logger.debug('rpc', fields);
+  else logger.debug('rpc', { ...fields, error: details });
+}
+
+/**
+ * Builds the grpc-js implementation of one CRI service: every method of the
+ * proto gets a function, the ones berth has not built answer UNIMPLEMENTED
+ * naming the method.
+ */
+function implementService(
+  ctx: CriContext,
+  serviceName: string,
+  definition: grpc.ServiceDefinition,
+  handlers: ServiceHandlers,
+  inFlight: Set<AnyCall>,
+): grpc.UntypedServiceImplementation {
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [method, def] of Object.entries(definition)) {
+    const rpc = `${serviceName}/${method}`;
+    if (def.responseStream) {
+      const handler = handlers.stream?.[method];
+      impl[method] = (call: grpc.ServerWritableStream<object, object>) => {
+        const started = process.hrtime.bigint();
+        if (!handler) {
+          call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: `${rpc} is not implemented by berth` });
+          logCall(ctx.logger, rpc, started, grpc.status.UNIMPLEMENTED, "not implemented");
+          return;
+        }
+        inFlight.add(call);
+        handler(ctx, call.request as never, call).then(
+          () => {
+            call.end();
+            logCall(ctx.logger, rpc, started, grpc.status.OK);
+          },
+          (err: unknown) => {
+            const failure = toGrpcFailure(err);
+            call.emit('error', failure);
+            logCall(ctx.logger, rpc, started, failure.code, failure.details);
+          },
+        ).finally(() => inFlight.delete(call));
+      };
+      continue;
+    }
+    const handler = handlers.unary[method];
+    impl[method] = (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
+      const started = process.hrtime.bigint();
+      if (!handler) {
+        callback({ code: grpc.status.UNIMPLEMENTED, details: `${rpc} is not implemented by berth` });
+        logCall(ctx.logger, rpc, started, grpc.status.UNIMPLEMENTED, "not implemented");
+        return;
+      }
+      inFlight.add(call);
+      let result: Promise<object>;
+      try {
+        result = handler(ctx, call.request as never);
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result.then(
+        (response) => {
+          callback(null, response);
+          logCall(ctx.logger, rpc, started, grpc.status.OK);
+        },
+        (err: unknown) => {
+          const failure = toGrpcFailure(err);
+          if (failure.code === grpc.status.INTERNAL) ctx.logger.error(`${rpc} failed`, { error: failure.details });
+          callback(failure);
+          logCall(ctx.logger, rpc, started, failure.code, failure.details);
+        },
+      ).finally(() => inFlight.delete(call));
+    };
+  }
+  return impl;
+}
+
+/** The CRI gRPC server on a unix socket. */
+export class CriGrpcServer {
+  private readonly server: grpc.Server;
+  private readonly inFlight = new Set<AnyCall>();
+
+  constructor(ctx: CriContext, handlers: CriHandlers) {
+    this.server = new grpc.Server({
+      // kubelet sends and accepts messages up to 16 MiB (ListContainers on a busy node).
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      'grpc.max_send_message_length': 16 * 1024 * 1024,
+    });
+    const proto = loadCriProto();
+    const v1 = proto.runtime.v1;
+    this.server.addService(
+      v1.RuntimeService.service,
+      implementService(ctx, 'runtime.v1.RuntimeService', v1.RuntimeService.service, handlers.RuntimeService, this.inFlight),
+    );
+    this.server.addService(
+      v1.ImageService.service,
+      implementService(ctx, 'runtime.v1.ImageService', v1.ImageService.service, handlers.ImageService, this.inFlight),
+    );
+  }
+
+  listen(socketPath: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => {
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  /** Stops accepting calls, lets in-flight unary calls finish (streams are ended), then resolves. */
+  shutdown(graceMs: number): Promise<void> {
+    for (const call of this.inFlight) {
+      if ('write' in call) call.end();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,32 @@
+import type { StatusRequest__Output } from '../gen/cri/runtime/v1/StatusRequest.js';
+import type { StatusResponse } from '../gen/cri/runtime/v1/StatusResponse.js';
+import type { CriContext } from './context.js';
+
+/**
+ * RuntimeReady and NetworkReady, each probed now (never cached), as kubelet
+ * polls them to decide whether the node is Ready. Verbose adds the effective
+ * configuration, as `crictl info` shows it.
+ */
+export async function status(ctx: CriContext, req: StatusRequest__Output): Promise<StatusResponse> {
+  const [runtime, network] = await Promise.all([ctx.probeRuntime(), ctx.probeNetwork()]);
+  const info: Record<string, string> = {};
+  if (req.verbose) {
+    info.config = JSON.stringify({ ...ctx.config, cgroupDriver: ctx.cgroupDriver, podCIDR: ctx.network.podCidr });
+    info.lastCNILoadStatus = network.ready ? 'OK' : network.message;
+  }
+  return {
+    status: {
+      conditions: [
+        { type: 'RuntimeReady', status: runtime.ready, reason: runtime.reason, message: runtime.message },
+        { type: 'NetworkReady', status: network.ready, reason: network.reason, message: network.message },
+      ],
+    },
+    info,
+    // The default handler is listed under the empty name, as kubelet asks for it.
+    runtime_handlers: ['', ...Object.keys(ctx.config.runtimes)].map((name) => ({
+      name,
+      features: { recursive_read_only_mounts: false, user_namespaces: false },
+    })),
+    features: { supplemental_groups_policy: false },
+  };
+}

@@ -1,0 +1,89 @@
+import { chmod, mkdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { BerthConfig } from '../config/schema.js';
+import { detectCgroupDriver, type CgroupDriver } from '../core/cgroups/detect.js';
+import type { CriContext, RuntimeNetworkSettings } from '../cri/context.js';
+import { CriGrpcServer } from '../cri/grpc-server.js';
+import { criHandlers } from '../cri/handlers.js';
+import { RootLock } from './lock.js';
+import type { Logger } from './logger.js';
+import { probeNetwork, probeRuntime } from './probes.js';
+import { BERTH_VERSION } from './version.js';
+
+export interface RunningDaemon {
+  readonly context: CriContext;
+  /** Stops accepting calls, waits for in-flight ones, removes the socket and the lock. */
+  stop(): Promise<void>;
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    const info = await stat(path);
+    if (!info.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to remove it`);
+    await rm(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+async function loadNetworkSettings(path: string): Promise<RuntimeNetworkSettings> {
+  try {
+    const saved = JSON.parse(await readFile(path, 'utf8')) as Partial<RuntimeNetworkSettings>;
+    return { podCidr: typeof saved.podCidr === 'string' ? saved.podCidr : '' };
+  } catch {
+    return { podCidr: '' };
+  }
+}
+
+async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data, { mode: 0o600, flush: true });
+  await rename(tmp, path);
+}
+
+function resolveCgroupDriver(config: BerthConfig): CgroupDriver {
+  return config.cgroup_driver === 'auto' ? detectCgroupDriver() : config.cgroup_driver;
+}
+
+/** Starts berthd: directories, root lock, CRI socket. */
+export async function startDaemon(config: BerthConfig, logger: Logger): Promise<RunningDaemon> {
+  await mkdir(config.root, { recursive: true, mode: 0o711 });
+  await mkdir(config.state, { recursive: true, mode: 0o711 });
+  await mkdir(dirname(config.address), { recursive: true, mode: 0o711 });
+  const lock = RootLock.acquire(join(config.root, 'berthd.lock'));
+  try {
+    const networkFile = join(config.root, 'runtime-network.json');
+    const network = await loadNetworkSettings(networkFile);
+    const context: CriContext = {
+      config,
+      logger,
+      cgroupDriver: resolveCgroupDriver(config),
+      berthVersion: BERTH_VERSION,
+      network,
+      saveNetworkSettings: () => writeFileAtomic(networkFile, JSON.stringify(network)),
+      probeRuntime: () => probeRuntime(config),
+      probeNetwork: () => probeNetwork(config),
+    };
+    const server = new CriGrpcServer(context, criHandlers());
+    await removeStaleSocket(config.address);
+    await server.listen(config.address);
+    await chmod(config.address, 0o660);
+    logger.info('berthd serving CRI', { address: config.address, root: config.root, state: config.state, cgroupDriver: context.cgroupDriver });
+    let stopping: Promise<void> | undefined;
+    return {
+      context,
+      stop: () => {
+        stopping ??= (async () => {
+          await server.shutdown(10_000);
+          await rm(config.address, { force: true });
+          lock.release();
+          logger.info('berthd stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
