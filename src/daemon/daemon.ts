@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { BerthConfig } from '../config/schema.js';
 import { detectCgroupDriver, type CgroupDriver } from '../core/cgroups/detect.js';
 import type { CriContext, RuntimeNetworkSettings } from '../cri/context.js';
+import { CniManager } from '../cni/manager.js';
 import { CriGrpcServer } from '../cri/grpc-server.js';
 import { criHandlers } from '../cri/handlers.js';
 import { RootLock } from './lock.js';
@@ -54,6 +55,11 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
   try {
     const networkFile = join(config.root, 'runtime-network.json');
     const network = await loadNetworkSettings(networkFile);
+    const cni = new CniManager({
+      confDir: config.cni.conf_dir,
+      binDirs: config.cni.bin_dirs,
+      cacheDir: join(config.root, 'cni', 'results'),
+    });
     const context: CriContext = {
       config,
       logger,
@@ -62,7 +68,7 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       network,
       saveNetworkSettings: () => writeFileAtomic(networkFile, JSON.stringify(network)),
       probeRuntime: () => probeRuntime(config),
-      probeNetwork: () => probeNetwork(config),
+      probeNetwork: () => probeNetwork(cni),
     };
     const server = new CriGrpcServer(context, criHandlers());
     await removeStaleSocket(config.address);

@@ -1,6 +1,6 @@
-import { readdir } from 'node:fs/promises';
 import type { BerthConfig } from '../config/schema.js';
 import { findExecutable } from '../core/util/which.js';
+import type { CniManager } from '../cni/manager.js';
 import type { ConditionProbe } from '../cri/context.js';
 
 /** RuntimeReady: the default OCI runtime and conmon can be executed. */
@@ -15,23 +15,7 @@ export async function probeRuntime(config: BerthConfig): Promise<ConditionProbe>
   return { ready: true, reason: '', message: '' };
 }
 
-/**
- * NetworkReady: a CNI network configuration exists in conf_dir (containerd's
- * reason and message when it does not, which operators already search for).
- */
-export async function probeNetwork(config: BerthConfig): Promise<ConditionProbe> {
-  let names: string[] = [];
-  try {
-    names = await readdir(config.cni.conf_dir);
-  } catch {
-    names = [];
-  }
-  if (!names.some((name) => /\.(conflist|conf|json)$/.test(name))) {
-    return {
-      ready: false,
-      reason: 'NetworkPluginNotReady',
-      message: `Network plugin returns error: cni plugin not initialized (no network config in ${config.cni.conf_dir})`,
-    };
-  }
-  return { ready: true, reason: '', message: '' };
+/** NetworkReady: a valid CNI network configuration whose plugins exist (re-read on every call). */
+export async function probeNetwork(cni: CniManager): Promise<ConditionProbe> {
+  return cni.status();
 }

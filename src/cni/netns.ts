@@ -1,0 +1,95 @@
+/**
+ * Network namespaces pinned by a bind mount on a file, so they outlive every
+ * process in them (what `ip netns add` and containerd's pkg/netns do).
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promises as fs, statfsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export const DEFAULT_NETNS_DIR = '/var/run/netns';
+
+/** statfs(2) f_type of nsfs, the filesystem namespace files live on. */
+const NSFS_MAGIC = 0x6e736673;
+
+export interface Netns {
+  name: string;
+  path: string;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+
+/** Creates a fresh network namespace pinned at `<dir>/<name>`. */
+export async function createNetns(name?: string, dir: string = DEFAULT_NETNS_DIR): Promise<Netns> {
+  const nsName = name ?? `cni-${randomUUID()}`;
+  if (!NAME_PATTERN.test(nsName)) {
+    throw new Error(`invalid network namespace name "${nsName}": use letters, digits, '_', '.', '-'`);
+  }
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  const nsPath = path.join(dir, nsName);
+  // "wx" refuses to reuse a name: an existing file may pin somebody else's namespace.
+  const handle = await fs.open(nsPath, 'wx', 0o444).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EEXIST') throw new Error(`network namespace ${nsPath} already exists`);
+    throw err;
+  });
+  await handle.close();
+  try {
+    // unshare(1) creates the namespace and bind-mounts it onto the file.
+    await run('unshare', [`--net=${nsPath}`, 'true'], { timeout: 30_000 });
+  } catch (err) {
+    await fs.rm(nsPath, { force: true });
+    throw new Error(`creating network namespace ${nsPath} failed: ${describeExecError(err)}`, { cause: err });
+  }
+  return { name: nsName, path: nsPath };
+}
+
+/** Unpins and deletes a namespace file. A missing or already unmounted one is fine. */
+export async function removeNetns(nsPath: string): Promise<void> {
+  // Mounts may be stacked if something pinned the path twice; peel all of them.
+  for (let i = 0; i < 8 && (await isMountPoint(nsPath)); i++) {
+    try {
+      await run('umount', ['--lazy', nsPath], { timeout: 30_000 });
+    } catch (err) {
+      if (await isMountPoint(nsPath)) {
+        throw new Error(`unmounting network namespace ${nsPath} failed: ${describeExecError(err)}`, { cause: err });
+      }
+    }
+  }
+  await fs.rm(nsPath, { force: true });
+}
+
+/** True when the path is a pinned network namespace (an nsfs file), false otherwise. */
+export function netnsExists(nsPath: string): boolean {
+  if (nsPath === '') return false;
+  try {
+    return statfsSync(nsPath).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+async function isMountPoint(target: string): Promise<boolean> {
+  const resolved = path.resolve(target);
+  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  for (const line of mountinfo.split('\n')) {
+    const mountPoint = line.split(' ')[4];
+    if (mountPoint !== undefined && unescapeMountinfo(mountPoint) === resolved) return true;
+  }
+  return false;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
+function unescapeMountinfo(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+function describeExecError(err: unknown): string {
+  if (err && typeof err === 'object' && 'stderr' in err) {
+    const stderr = String((err as { stderr: unknown }).stderr).trim();
+    if (stderr) return stderr;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openMetadataDb, schemaVersion, type Db } from '../../src/core/metadata/db.js';
+import { MIGRATIONS } from '../../src/core/metadata/migrations.js';
+import { OverlaySnapshotter } from '../../src/core/snapshots/overlay.js';
+
+describe('overlay snapshotter', () => {
+  let dir: string;
+  let db: Db;
+  let snapshots: OverlaySnapshotter;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-snap-'));
+    db = openMetadataDb(join(dir, 'metadata.db'));
+    snapshots = new OverlaySnapshotter(db, join(dir, 'snapshots'));
+    await snapshots.init();
+  });
+
+  after(async () => {
+    db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('migrates a new database to the latest schema', () => {
+    assert.equal(schemaVersion(db), MIGRATIONS.length);
+  });
+
+  it('a base layer is a writable bind mount, committed under its chain id', async () => {
+    const mounts = await snapshots.prepare('extract-1', undefined);
+    assert.equal(mounts.length, 1);
+    assert.equal(mounts[0]!.type, 'bind');
+    assert.deepEqual(mounts[0]!.options, ['rw', 'rbind']);
+    await writeFile(join(mounts[0]!.source, 'base.txt'), 'base');
+    await snapshots.commit('sha256:layer1', 'extract-1');
+    assert.equal(snapshots.stat('extract-1'), undefined);
+    assert.equal(snapshots.stat('sha256:layer1')?.kind, 'committed');
+  });
+
+  it('an active snapshot over two layers mounts overlay with the closest parent first', async () => {
+    await snapshots.prepare('extract-2', 'sha256:layer1');
+    const dirs2 = snapshots.layerDirs('extract-2');
+    await mkdir(dirs2.upper, { recursive: true });
+    await writeFile(join(dirs2.upper, 'second.txt'), 'two');
+    await snapshots.commit('sha256:layer2', 'extract-2');
+    const mounts = await snapshots.prepare('container-rw', 'sha256:layer2');
+    assert.equal(mounts.length, 1);
+    const m = mounts[0]!;
+    assert.equal(m.type, 'overlay');
+    const lower = m.options.find((o) => o.startsWith('lowerdir='))!.slice('lowerdir='.length).split(':');
+    assert.deepEqual(lower, [snapshots.layerDirs('sha256:layer2').upper, snapshots.layerDirs('sha256:layer1').upper]);
+    assert.ok(m.options.some((o) => o.startsWith('upperdir=')));
+    assert.ok(m.options.some((o) => o.startsWith('workdir=')));
+  });
+
+  it('a view of one layer is a read-only bind mount', async () => {
+    const mounts = await snapshots.view('view-1', 'sha256:layer1');
+    assert.deepEqual(mounts[0]!.options, ['ro', 'rbind']);
+    await snapshots.remove('view-1');
+  });
+
+  it('refuses to remove a parent, a missing key, or a duplicate key', async () => {
+    await assert.rejects(snapshots.remove('sha256:layer1'), /has 1 children/);
+    await assert.rejects(snapshots.remove('nope'), /does not exist/);
+    await assert.rejects(snapshots.prepare('container-rw', 'sha256:layer2'), /already exists/);
+    await assert.rejects(snapshots.prepare('x', 'sha256:missing'), /parent snapshot sha256:missing does not exist/);
+    await assert.rejects(snapshots.prepare('y', 'container-rw'), /is not committed/);
+  });
+
+  it('removes children then parents, deleting their directories', async () => {
+    const upper = snapshots.layerDirs('container-rw').upper;
+    assert.ok(existsSync(upper));
+    await snapshots.remove('container-rw');
+    assert.equal(existsSync(upper), false);
+    await snapshots.remove('sha256:layer2');
+    await snapshots.remove('sha256:layer1');
+    assert.deepEqual(snapshots.list(), []);
+  });
+
+  it('reports usage of a snapshot', async () => {
+    const mounts = await snapshots.prepare('usage', undefined);
+    await writeFile(join(mounts[0]!.source, 'f'), Buffer.alloc(10000, 1));
+    const usage = await snapshots.usage('usage');
+    assert.ok(usage.bytes >= 10000, String(usage.bytes));
+    assert.equal(usage.inodes, 2);
+    await snapshots.remove('usage');
+  });
+
+  it('cleanup removes directories a crash left without a record', async () => {
+    await mkdir(join(snapshots.root, '9999', 'fs'), { recursive: true });
+    assert.deepEqual(await snapshots.cleanup(), ['9999']);
+  });
+});
