@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "berth_sys",
+      "sources": ["native/berth_sys.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

@@ -1,0 +1,325 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync, type Stats } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError } from '../errors.js';
+import { digestHex, newDigester } from './digest.js';
+import { fsyncDir, isErrno, TEMP_MARKER, writeFileAtomic } from './fs-util.js';
+import type {
+  BlobInfo,
+  ContentStore,
+  ContentWriter,
+  ExpectedBlob,
+  IngestSource,
+  IngestStatus,
+  VerifyProblem,
+} from './store.js';
+import { INGEST_DATA, LocalContentWriter, readIngestRecord, type WriterHost } from './writer.js';
+
+const MAX_REF_LENGTH = 4096;
+/** Same bound as containerd: key plus value of one label. */
+const MAX_LABEL_LENGTH = 4096;
+const HEX_NAME = /^[0-9a-f]{64}$/;
+const LABELS_SUFFIX = '.json';
+
+/**
+ * Content store on the local filesystem:
+ *   blobs/sha256/<hex>            committed, verified blobs (read-only files)
+ *   labels/sha256/<hex>.json      labels sidecar, replaced atomically
+ *   ingest/<sha256(ref)>/data     partial data of an ingest
+ *   ingest/<sha256(ref)>/ref.json ref, expected digest/size, start time
+ */
+export class LocalContentStore implements ContentStore {
+  private readonly blobsDir: string;
+  private readonly labelsDir: string;
+  private readonly ingestDir: string;
+  private readonly activeRefs = new Set<string>();
+  private ready: Promise<void> | undefined;
+
+  constructor(readonly root: string) {
+    this.blobsDir = join(root, 'blobs', 'sha256');
+    this.labelsDir = join(root, 'labels', 'sha256');
+    this.ingestDir = join(root, 'ingest');
+  }
+
+  blobPath(digest: string): string {
+    return join(this.blobsDir, digestHex(digest));
+  }
+
+  async info(digest: string): Promise<BlobInfo | undefined> {
+    const hex = digestHex(digest);
+    let st: Stats;
+    try {
+      st = await stat(join(this.blobsDir, hex));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+    return { digest, size: st.size, createdAt: st.mtime, labels: await this.readLabels(hex) };
+  }
+
+  openRead(digest: string, offset = 0): Readable {
+    const path = this.blobPath(digest);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`content ${digest} not found`);
+      throw err;
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
+      throw new InvalidArgumentError(`offset ${offset} is outside blob ${digest} of ${size} bytes`);
+    }
+    return createReadStream(path, { start: offset });
+  }
+
+  async readAll(digest: string, maxBytes?: number): Promise<Buffer> {
+    const path = this.blobPath(digest);
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`content ${digest} not found`);
+      throw err;
+    }
+    try {
+      const { size } = await handle.stat();
+      if (maxBytes !== undefined && size > maxBytes) {
+        throw new ResourceExhaustedError(`content ${digest} is ${size} bytes, more than the allowed ${maxBytes}`);
+      }
+      return await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async writer(ref: string, expected?: ExpectedBlob): Promise<ContentWriter> {
+    validateRef(ref);
+    if (this.activeRefs.has(ref)) {
+      throw new UnavailableError(`ref ${ref} is locked: another writer is ingesting it; retry later`);
+    }
+    this.activeRefs.add(ref);
+    try {
+      await this.ensureDirs();
+      return await LocalContentWriter.open(this.writerHost(), ref, this.ingestPath(ref), expected);
+    } catch (err) {
+      this.activeRefs.delete(ref);
+      throw err;
+    }
+  }
+
+  async ingest(ref: string, source: IngestSource, expected: ExpectedBlob): Promise<BlobInfo> {
+    digestHex(expected.digest);
+    const existing = await this.info(expected.digest);
+    if (existing !== undefined) {
+      if (typeof source !== 'function') source.destroy();
+      return existing;
+    }
+    const writer = await this.writer(ref, expected);
+    let readable: Readable | undefined;
+    try {
+      if (typeof source === 'function') {
+        readable = await source(writer.offset);
+      } else {
+        // A plain stream always starts at byte 0, so any partial data is dropped.
+        if (writer.offset > 0) await writer.reset();
+        readable = source;
+      }
+      for await (const chunk of readable) {
+        await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
+      }
+      return await writer.commit(expected);
+    } catch (err) {
+      readable?.destroy();
+      // Keeps the partial data (if the commit did not already discard it) so a later attempt resumes.
+      await writer.close();
+      throw err;
+    }
+  }
+
+  async delete(digest: string): Promise<void> {
+    const hex = digestHex(digest);
+    try {
+      await unlink(join(this.blobsDir, hex));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`content ${digest} not found`);
+      throw err;
+    }
+    await rm(this.labelsFile(hex), { force: true });
+    await fsyncDir(this.blobsDir);
+  }
+
+  async *walk(): AsyncIterable<BlobInfo> {
+    for (const name of await listDir(this.blobsDir)) {
+      if (!HEX_NAME.test(name)) continue;
+      const info = await this.info(`sha256:${name}`);
+      if (info !== undefined) yield info;
+    }
+  }
+
+  async setLabels(digest: string, labels: Record<string, string>): Promise<BlobInfo> {
+    const hex = digestHex(digest);
+    validateLabels(labels);
+    if ((await this.info(digest)) === undefined) throw new NotFoundError(`content ${digest} not found`);
+    await this.ensureDirs();
+    const file = this.labelsFile(hex);
+    if (Object.keys(labels).length === 0) {
+      await rm(file, { force: true });
+      await fsyncDir(this.labelsDir);
+    } else {
+      await writeFileAtomic(file, JSON.stringify(labels));
+    }
+    const info = await this.info(digest);
+    if (info === undefined) throw new NotFoundError(`content ${digest} was deleted while its labels were updated`);
+    return info;
+  }
+
+  async listIngests(): Promise<IngestStatus[]> {
+    const result: IngestStatus[] = [];
+    for (const name of await listDir(this.ingestDir)) {
+      const dir = join(this.ingestDir, name);
+      const record = await readIngestRecord(dir);
+      if (record === undefined) continue;
+      let offset = 0;
+      let updatedAt = new Date(record.startedAt);
+      try {
+        const st = await stat(join(dir, INGEST_DATA));
+        offset = st.size;
+        updatedAt = st.mtime;
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+      const status: IngestStatus = { ref: record.ref, offset, startedAt: new Date(record.startedAt), updatedAt };
+      if (record.expected !== undefined) status.expected = record.expected;
+      result.push(status);
+    }
+    return result;
+  }
+
+  async abortIngest(ref: string): Promise<void> {
+    validateRef(ref);
+    if (this.activeRefs.has(ref)) {
+      throw new UnavailableError(`ref ${ref} is being written; abort it through its writer`);
+    }
+    const dir = this.ingestPath(ref);
+    const record = await readIngestRecord(dir);
+    if (record === undefined) {
+      try {
+        await stat(dir);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) throw new NotFoundError(`no ingest in progress for ref ${ref}`);
+        throw err;
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async verify(): Promise<VerifyProblem[]> {
+    const problems: VerifyProblem[] = [];
+    for (const name of await listDir(this.blobsDir)) {
+      if (!HEX_NAME.test(name)) {
+        problems.push({ digest: join('blobs', 'sha256', name), problem: strayKind(name) });
+        continue;
+      }
+      const digest = `sha256:${name}`;
+      let actual: string;
+      try {
+        actual = await hashFile(join(this.blobsDir, name));
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue;
+        problems.push({ digest, problem: `cannot be read: ${(err as Error).message}` });
+        continue;
+      }
+      if (actual !== digest) problems.push({ digest, problem: `content hashes to ${actual}` });
+    }
+    for (const name of await listDir(this.labelsDir)) {
+      const hex = name.endsWith(LABELS_SUFFIX) ? name.slice(0, -LABELS_SUFFIX.length) : '';
+      if (!HEX_NAME.test(hex)) {
+        problems.push({ digest: join('labels', 'sha256', name), problem: strayKind(name) });
+      } else if ((await this.info(`sha256:${hex}`)) === undefined) {
+        problems.push({ digest: `sha256:${hex}`, problem: 'labels file without a blob' });
+      }
+    }
+    return problems;
+  }
+
+  private writerHost(): WriterHost {
+    return {
+      blobFile: (hex) => join(this.blobsDir, hex),
+      blobsDir: this.blobsDir,
+      info: (digest) => this.info(digest),
+      release: (ref) => this.activeRefs.delete(ref),
+    };
+  }
+
+  private ingestPath(ref: string): string {
+    return join(this.ingestDir, createHash('sha256').update(ref).digest('hex'));
+  }
+
+  private labelsFile(hex: string): string {
+    return join(this.labelsDir, hex + LABELS_SUFFIX);
+  }
+
+  private async readLabels(hex: string): Promise<Record<string, string>> {
+    let text: string;
+    try {
+      text = await readFile(this.labelsFile(hex), 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return {};
+      throw err;
+    }
+    const parsed: unknown = JSON.parse(text);
+    const labels: Record<string, string> = {};
+    if (parsed !== null && typeof parsed === 'object') {
+      for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+        if (typeof value === 'string') labels[key] = value;
+      }
+    }
+    return labels;
+  }
+
+  private ensureDirs(): Promise<void> {
+    this.ready ??= (async () => {
+      for (const dir of [this.blobsDir, this.labelsDir, this.ingestDir]) await mkdir(dir, { recursive: true });
+    })();
+    return this.ready;
+  }
+}
+
+function validateRef(ref: string): void {
+  if (typeof ref !== 'string' || ref.length === 0 || ref.length > MAX_REF_LENGTH) {
+    throw new InvalidArgumentError(`invalid ingest ref: must be a non-empty string of at most ${MAX_REF_LENGTH} characters`);
+  }
+}
+
+function validateLabels(labels: Record<string, string>): void {
+  if (labels === null || typeof labels !== 'object') throw new InvalidArgumentError('labels must be an object of strings');
+  for (const [key, value] of Object.entries(labels)) {
+    if (key.length === 0) throw new InvalidArgumentError('label keys must not be empty');
+    if (typeof value !== 'string') throw new InvalidArgumentError(`label ${key} must have a string value`);
+    if (key.length + value.length > MAX_LABEL_LENGTH) {
+      throw new InvalidArgumentError(`label ${key.slice(0, 64)} is longer than ${MAX_LABEL_LENGTH} characters (key plus value)`);
+    }
+  }
+}
+
+function strayKind(name: string): string {
+  return name.includes(TEMP_MARKER) ? 'stray temporary file (interrupted write)' : 'unexpected file';
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = newDigester();
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
+

@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+
+/** Metadata of a committed blob. */
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  createdAt: Date;
+  labels: Record<string, string>;
+}
+
+/** What a writer is expected to produce; the digest is always verified at commit. */
+export interface ExpectedBlob {
+  digest: string;
+  size?: number;
+}
+
+/** State of an in-progress (possibly interrupted) ingest. */
+export interface IngestStatus {
+  ref: string;
+  /** Bytes already written; a new writer for the same ref resumes here. */
+  offset: number;
+  expected?: ExpectedBlob;
+  startedAt: Date;
+  updatedAt: Date;
+}
+
+export interface ContentWriter {
+  readonly ref: string;
+  /** Bytes written so far (including those of a resumed ingest). */
+  readonly offset: number;
+  write(chunk: Uint8Array): Promise<void>;
+  /** Discards everything written so far and starts again at offset 0. */
+  reset(): Promise<void>;
+  /**
+   * Verifies size and digest, makes the data durable and publishes it as a blob.
+   * On mismatch the ingest is deleted and the error names expected and actual values.
+   */
+  commit(expected: ExpectedBlob): Promise<BlobInfo>;
+  /** Drops the ingest and its data. */
+  abort(): Promise<void>;
+  /** Releases the writer without deleting the ingest, so it can be resumed later. */
+  close(): Promise<void>;
+}
+
+/** A Readable, or a factory given the offset to resume from (e.g. to issue an HTTP Range request). */
+export type IngestSource = Readable | ((offset: number) => Readable | Promise<Readable>);
+
+export interface VerifyProblem {
+  /** The blob's digest, or the stray file's path relative to the store root. */
+  digest: string;
+  problem: string;
+}
+
+/** Content-addressable blob store (sha256), after containerd's content.Store. */
+export interface ContentStore {
+  info(digest: string): Promise<BlobInfo | undefined>;
+  openRead(digest: string, offset?: number): Readable;
+  readAll(digest: string, maxBytes?: number): Promise<Buffer>;
+  blobPath(digest: string): string;
+  writer(ref: string, expected?: ExpectedBlob): Promise<ContentWriter>;
+  ingest(ref: string, source: IngestSource, expected: ExpectedBlob): Promise<BlobInfo>;
+  delete(digest: string): Promise<void>;
+  walk(): AsyncIterable<BlobInfo>;
+  setLabels(digest: string, labels: Record<string, string>): Promise<BlobInfo>;
+  listIngests(): Promise<IngestStatus[]>;
+  abortIngest(ref: string): Promise<void>;
+  verify(): Promise<VerifyProblem[]>;
+}

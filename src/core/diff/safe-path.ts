@@ -1,0 +1,106 @@
+import { lstat, mkdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidArgumentError } from '../errors.js';
+
+const MAX_SYMLINK_HOPS = 40;
+const MAX_ENTRY_NAME_BYTES = 4096;
+
+export class UnsafeEntryError extends InvalidArgumentError {
+  constructor(readonly entryName: string, reason: string) {
+    super(`layer entry ${JSON.stringify(entryName.slice(0, 300))} refused: ${reason}`);
+  }
+}
+
+/**
+ * Lexically cleans a tar entry name into path components relative to the
+ * layer root. Absolute names and `..` that would climb above the root are refused.
+ */
+export function cleanEntryName(name: string): string[] {
+  if (Buffer.byteLength(name) > MAX_ENTRY_NAME_BYTES) throw new UnsafeEntryError(name, `name longer than ${MAX_ENTRY_NAME_BYTES} bytes`);
+  if (name.includes('\0')) throw new UnsafeEntryError(name, 'name contains a NUL byte');
+  if (name.startsWith('/')) throw new UnsafeEntryError(name, 'absolute paths are not allowed in a layer');
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (parts.length === 0) throw new UnsafeEntryError(name, 'path climbs out of the layer root with ".."');
+      parts.pop();
+      continue;
+    }
+    parts.push(part);
+  }
+  return parts;
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}
+
+/**
+ * Resolves `components` as a directory inside `root` the way a chroot would:
+ * symlinks met on the way are followed, absolute targets restart at `root`
+ * and `..` never climbs above it. Returns the resolved components (no symlinks
+ * left), or undefined when a component is missing and `create` is false.
+ * Missing directories are created with mode 0755 when `create` is true.
+ */
+export async function resolveDirInRoot(
+  root: string,
+  components: readonly string[],
+  entryName: string,
+  create: boolean,
+): Promise<string[] | undefined> {
+  const resolved: string[] = [];
+  const queue = [...components];
+  let hops = 0;
+  while (queue.length > 0) {
+    const part = queue.shift()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const path = join(root, ...resolved, part);
+    let st;
+    try {
+      st = await lstat(path);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      if (!create) return undefined;
+      await mkdir(path, { mode: 0o755 });
+      resolved.push(part);
+      continue;
+    }
+    if (st.isDirectory()) {
+      resolved.push(part);
+    } else if (st.isSymbolicLink()) {
+      if (++hops > MAX_SYMLINK_HOPS) throw new UnsafeEntryError(entryName, 'too many levels of symbolic links in its parent path');
+      const target = await readlink(path);
+      if (target.startsWith('/')) resolved.length = 0;
+      queue.unshift(...target.split('/'));
+    } else {
+      throw new UnsafeEntryError(entryName, `parent ${[...resolved, part].join('/')} is not a directory`);
+    }
+  }
+  return resolved;
+}
+
+/** Where an entry lands: its resolved parent plus its final (never followed) component. */
+export interface ResolvedEntry {
+  /** Components relative to root, parent resolved physically. Empty for the root itself. */
+  relative: string[];
+  /** Absolute host path. */
+  path: string;
+}
+
+export async function resolveEntry(
+  root: string,
+  components: readonly string[],
+  entryName: string,
+  createParents: boolean,
+): Promise<ResolvedEntry | undefined> {
+  if (components.length === 0) return { relative: [], path: root };
+  const parent = await resolveDirInRoot(root, components.slice(0, -1), entryName, createParents);
+  if (parent === undefined) return undefined;
+  const relative = [...parent, components[components.length - 1]!];
+  return { relative, path: join(root, ...relative) };
+}

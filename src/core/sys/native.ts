@@ -1,0 +1,126 @@
+/**
+ * Typed access to the berth_sys N-API addon (native/berth_sys.c): the Linux
+ * syscalls Node lacks. Every call is synchronous and throws a SysError whose
+ * `code` is the errno name (EPERM, ENOENT, ...) and `syscall` the call name.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface SysError extends Error {
+  code: string;
+  syscall: string;
+  errno?: number;
+  path?: string;
+}
+
+interface BerthSysAddon {
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+}
+
+// mount(2) flags (values from <sys/mount.h>).
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
+
+// umount2(2) flags.
+export const MNT_FORCE = 0x1;
+export const MNT_DETACH = 0x2;
+
+// File type bits for mknod's mode (values from <sys/stat.h>).
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+
+const ADDON_RELATIVE_PATH = join('build', 'Release', 'berth_sys.node');
+
+/** Walks up from `start` to the first directory holding build/Release/berth_sys.node. */
+export function findAddonPath(start: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = start;
+  for (;;) {
+    const candidate = join(dir, ADDON_RELATIVE_PATH);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new Error(
+        `native addon ${ADDON_RELATIVE_PATH} not found in ${start} or any parent directory; ` +
+          'build it with `npm run build:native` in the repository root',
+      );
+    }
+    dir = parent;
+  }
+}
+
+let addon: BerthSysAddon | undefined;
+
+function load(): BerthSysAddon {
+  if (addon === undefined) {
+    const require = createRequire(import.meta.url);
+    addon = require(findAddonPath()) as BerthSysAddon;
+  }
+  return addon;
+}
+
+/** True when the addon can be loaded (it may be missing on a machine that never built it). */
+export function nativeAvailable(): boolean {
+  try {
+    load();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** mknod(2). `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO) and permissions. */
+export function mknod(path: string, mode: number, major: number, minor: number): void {
+  load().mknod(path, mode, major, minor);
+}
+
+/** lsetxattr(2): sets an extended attribute without following a final symlink. */
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  load().lsetxattr(path, name, value);
+}
+
+/** lgetxattr(2): the attribute's value, or null when it is not set. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  return load().lgetxattr(path, name);
+}
+
+/** llistxattr(2): names of the extended attributes set on `path` (final symlink not followed). */
+export function llistxattr(path: string): string[] {
+  return load().llistxattr(path);
+}
+
+/** mount(2). `source`, `fstype` and `data` may be null (e.g. for MS_REMOUNT or propagation changes). */
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  load().mount(source, target, fstype, flags, data);
+}
+
+/** umount2(2). */
+export function umount2(target: string, flags = 0): void {
+  load().umount2(target, flags);
+}
+
+/** Narrows an unknown thrown value to a SysError with the given errno name. */
+export function isSysError(err: unknown, code?: string): err is SysError {
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<SysError>).code === 'string' &&
+    typeof (err as Partial<SysError>).syscall === 'string' &&
+    (code === undefined || (err as SysError).code === code)
+  );
+}
