@@ -1,5 +1,6 @@
 import type { BerthConfig } from '../config/schema.js';
 import type { CgroupDriver } from '../core/cgroups/detect.js';
+import type { ImageService } from '../core/images/image-service.js';
 import type { Logger } from '../daemon/logger.js';
 
 /** Runtime configuration the kubelet pushes through UpdateRuntimeConfig. */
@@ -19,6 +20,9 @@ export interface CriContext {
   /** Health of the pieces behind RuntimeReady and NetworkReady. */
   probeRuntime(): Promise<ConditionProbe>;
   probeNetwork(): Promise<ConditionProbe>;
+  readonly images: ImageService;
+  /** Bytes and inodes used under the snapshotter root (cached briefly: kubelet polls it). */
+  imageFsUsage(): Promise<{ mountpoint: string; bytes: number; inodes: number }>;
 }
 
 export interface ConditionProbe {

@@ -1,4 +1,9 @@
 import type { CriHandlers } from './grpc-server.js';
+import { imageFsInfo } from './image-fs-info.js';
+import { listImages } from './image-list.js';
+import { pullImage } from './image-pull.js';
+import { removeImage } from './image-remove.js';
+import { imageStatus } from './image-status.js';
 import { runtimeConfig } from './runtime-config.js';
 import { updateRuntimeConfig } from './runtime-config-update.js';
 import { status } from './status.js';
@@ -15,6 +20,14 @@ export function criHandlers(): CriHandlers {
         UpdateRuntimeConfig: updateRuntimeConfig,
       },
     },
-    ImageService: { unary: {} },
+    ImageService: {
+      unary: {
+        PullImage: pullImage,
+        ListImages: listImages,
+        ImageStatus: imageStatus,
+        RemoveImage: removeImage,
+        ImageFsInfo: imageFsInfo,
+      },
+    },
   };
 }

@@ -6,6 +6,7 @@ import type { CriContext, RuntimeNetworkSettings } from '../cri/context.js';
 import { CniManager } from '../cni/manager.js';
 import { CriGrpcServer } from '../cri/grpc-server.js';
 import { criHandlers } from '../cri/handlers.js';
+import { openCoreServices } from './core-services.js';
 import { RootLock } from './lock.js';
 import type { Logger } from './logger.js';
 import { probeNetwork, probeRuntime } from './probes.js';
@@ -60,7 +61,10 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       binDirs: config.cni.bin_dirs,
       cacheDir: join(config.root, 'cni', 'results'),
     });
+    const core = await openCoreServices(config, logger);
     const context: CriContext = {
+      images: core.images,
+      imageFsUsage: core.imageFsUsage,
       config,
       logger,
       cgroupDriver: resolveCgroupDriver(config),
@@ -82,6 +86,7 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
         stopping ??= (async () => {
           await server.shutdown(10_000);
           await rm(config.address, { force: true });
+          core.close();
           lock.release();
           logger.info('berthd stopped');
         })();

@@ -1,0 +1,132 @@
+import type { ContentStore } from '../content/store.js';
+import { RegistryClient, type Credentials } from '../distribution/client.js';
+import { parseReference } from '../distribution/reference.js';
+import { InvalidArgumentError } from '../errors.js';
+import { collectGarbage, type CollectResult } from '../gc/collector.js';
+import type { LeaseManager } from '../leases/leases.js';
+import type { OverlaySnapshotter } from '../snapshots/overlay.js';
+import { ReadWriteLock } from '../util/concurrency.js';
+import type { ImageRecord, ImageStore } from './image-store.js';
+import { parseImageConfig, type ImageConfig } from './manifest.js';
+import { ImagePuller, type PullProgress, type PulledImage } from './puller.js';
+
+/** One image: its id (config digest) and every name pointing at it. */
+export interface ImageGroup {
+  id: string;
+  records: ImageRecord[];
+  repoTags: string[];
+  repoDigests: string[];
+  size: number;
+  pinned: boolean;
+}
+
+export interface ImageServiceDeps {
+  content: ContentStore;
+  snapshots: OverlaySnapshotter;
+  images: ImageStore;
+  leases: LeaseManager;
+  registryConfigPath?: string;
+}
+
+const FULL_ID = /^(?:sha256:)?([a-f0-9]{64})$/;
+const ID_PREFIX = /^(?:sha256:)?([a-f0-9]{6,63})$/;
+
+/**
+ * The image half of berth, used by the CRI ImageService and by sandbox and
+ * container creation: pull, look up by any name or id, list, remove + collect.
+ */
+export class ImageService {
+  private readonly puller: ImagePuller;
+  private readonly gcLock = new ReadWriteLock();
+  private readonly anonymousClient: RegistryClient;
+  private readonly configCache = new Map<string, ImageConfig>();
+
+  constructor(private readonly deps: ImageServiceDeps) {
+    this.puller = new ImagePuller(deps);
+    this.anonymousClient = new RegistryClient({ configPath: deps.registryConfigPath, userAgent: 'berth' });
+  }
+
+  async pull(reference: string, credentials?: Credentials, progress?: PullProgress): Promise<PulledImage> {
+    return this.gcLock.read(async () => {
+      if (!credentials) return this.puller.pull(reference, this.anonymousClient, progress);
+      const client = new RegistryClient({ configPath: this.deps.registryConfigPath, userAgent: 'berth', credentials: () => credentials });
+      try {
+        return await this.puller.pull(reference, client, progress, `auth:${JSON.stringify(credentials)}`);
+      } finally {
+        client.close();
+      }
+    });
+  }
+
+  /**
+   * Finds an image by id (full or unique prefix, with or without sha256:),
+   * by reference (normalised as Docker does) or by repo digest.
+   */
+  find(text: string): ImageGroup | undefined {
+    const trimmed = text.trim();
+    if (!trimmed) throw new InvalidArgumentError('image reference must not be empty');
+    const full = FULL_ID.exec(trimmed);
+    if (full) {
+      const byId = this.group(`sha256:${full[1]}`);
+      if (byId) return byId;
+    }
+    const prefix = ID_PREFIX.exec(trimmed);
+    if (prefix) {
+      const matches = this.deps.images.configDigestsWithPrefix(`sha256:${prefix[1]}`);
+      if (matches.length === 1) return this.group(matches[0]!);
+    }
+    let name: string;
+    try {
+      name = parseReference(trimmed).toString();
+    } catch (err) {
+      if (full || prefix) return undefined;
+      throw err;
+    }
+    const record = this.deps.images.get(name);
+    return record ? this.group(record.configDigest) : undefined;
+  }
+
+  list(): ImageGroup[] {
+    const ids = [...new Set(this.deps.images.list().map((r) => r.configDigest))];
+    return ids.map((id) => this.group(id)!).filter(Boolean);
+  }
+
+  /** The image's config (cached: configs are content-addressed, never change). */
+  async config(imageId: string): Promise<ImageConfig> {
+    const cached = this.configCache.get(imageId);
+    if (cached) return cached;
+    const config = parseImageConfig(await this.deps.content.readAll(imageId, 8 * 1024 * 1024));
+    this.configCache.set(imageId, config);
+    return config;
+  }
+
+  /** Removes every name of the image, then collects what nothing references any more. */
+  async remove(imageId: string): Promise<CollectResult> {
+    return this.gcLock.write(async () => {
+      this.deps.images.deleteByConfigDigest(imageId);
+      this.configCache.delete(imageId);
+      return collectGarbage(this.deps);
+    });
+  }
+
+  collect(): Promise<CollectResult> {
+    return this.gcLock.write(() => collectGarbage(this.deps));
+  }
+
+  close(): void {
+    this.anonymousClient.close();
+  }
+
+  private group(id: string): ImageGroup | undefined {
+    const records = this.deps.images.byConfigDigest(id);
+    if (records.length === 0) return undefined;
+    return {
+      id,
+      records,
+      repoTags: records.filter((r) => !r.name.includes('@')).map((r) => r.name),
+      repoDigests: records.filter((r) => r.name.includes('@')).map((r) => r.name),
+      size: records[0]!.size,
+      pinned: records.some((r) => r.pinned),
+    };
+  }
+}

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { ContentStore } from '../content/store.js';
+import { applyLayer } from '../diff/index.js';
+import type { RegistryClient, RegistryHost } from '../distribution/client.js';
+import { parseReference, type ImageReference } from '../distribution/reference.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../errors.js';
+import type { Lease, LeaseManager } from '../leases/leases.js';
+import type { OverlaySnapshotter } from '../snapshots/overlay.js';
+import { Semaphore, SingleFlight } from '../util/concurrency.js';
+import { chainIds } from './chain-id.js';
+import type { ImageRecord, ImageStore } from './image-store.js';
+import { parseImageConfig, parseManifest, parseManifestOrIndex, selectPlatform, type Descriptor, type ImageConfig } from './manifest.js';
+import { isLayerType } from './media-types.js';
+
+export const DEFAULT_PLATFORM = { os: 'linux', architecture: 'amd64' } as const;
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+export interface PullProgress {
+  /** Called with the bytes of a blob as they arrive (for progress bars and metrics). */
+  onBytes?(digest: string, bytes: number): void;
+}
+
+export interface PulledImage {
+  /** The image id: the config digest. */
+  id: string;
+  records: ImageRecord[];
+  config: ImageConfig;
+}
+
+export interface PullerDeps {
+  content: ContentStore;
+  snapshots: OverlaySnapshotter;
+  images: ImageStore;
+  leases: LeaseManager;
+  /** Layers downloaded at once per pull. */
+  concurrentDownloads?: number;
+}
+
+/**
+ * Pull = resolve → fetch manifest(s), config and layers into the content store
+ * (digest-verified) → unpack each layer into an overlay snapshot keyed by its
+ * chain id → record the image names. Downloads run concurrently and the
+ * unpacking of layer i starts as soon as layer i and its parent are ready.
+ * Concurrent pulls share blob downloads and unpacks.
+ */
+export class ImagePuller {
+  private readonly blobFlights = new SingleFlight<void>();
+  private readonly unpackFlights = new SingleFlight<void>();
+  private readonly pullFlights = new SingleFlight<PulledImage>();
+  private readonly downloads: Semaphore;
+
+  constructor(private readonly deps: PullerDeps) {
+    this.downloads = new Semaphore(deps.concurrentDownloads ?? 4);
+  }
+
+  pull(reference: string, client: RegistryClient, progress: PullProgress = {}, flightKey = reference): Promise<PulledImage> {
+    const ref = parseReference(reference);
+    return this.pullFlights.do(`${ref.toString()}\n${flightKey}`, () => this.pullOnce(ref, client, progress));
+  }
+
+  private async pullOnce(ref: ImageReference, client: RegistryClient, progress: PullProgress): Promise<PulledImage> {
+    const lease = this.deps.leases.create();
+    try {
+      const resolved = await client.resolve(ref);
+      const host = resolved.host;
+      await this.storeBuffer(lease, resolved.descriptor.digest, resolved.body);
+
+      let manifestDesc = resolved.descriptor;
+      let manifestBody = resolved.body;
+      const top = parseManifestOrIndex(resolved.body, resolved.descriptor.mediaType);
+      if (top.kind === 'index') {
+        const chosen = selectPlatform(top.index, DEFAULT_PLATFORM);
+        const fetched = await client.fetchManifest(host, ref.path, chosen.digest);
+        manifestDesc = fetched.descriptor;
+        manifestBody = fetched.body;
+        await this.storeBuffer(lease, manifestDesc.digest, manifestBody);
+      }
+      const manifest = parseManifest(manifestBody, manifestDesc.mediaType);
+      const layers = manifest.layers.filter((l) => isLayerType(l.mediaType));
+      if (layers.length !== manifest.layers.length) {
+        throw new InvalidArgumentError(`image ${ref.toString()} has layers of unsupported media types`);
+      }
+
+      await this.fetchBlob(lease, client, host, ref, manifest.config, progress);
+      const config = parseImageConfig(await this.deps.content.readAll(manifest.config.digest, MAX_CONFIG_BYTES));
+      const diffIds = config.rootfs.diff_ids;
+      if (diffIds.length !== layers.length) {
+        throw new FailedPreconditionError(
+          `image ${ref.toString()}: manifest lists ${layers.length} layers but the config has ${diffIds.length} diff_ids`,
+        );
+      }
+
+      const chain = chainIds(diffIds);
+      const downloads = layers.map((layer) => this.fetchBlob(lease, client, host, ref, layer, progress));
+      // Unhandled rejections of later downloads are reported through the unpack chain below.
+      downloads.forEach((d) => d.catch(() => undefined));
+      for (let i = 0; i < layers.length; i++) {
+        await downloads[i];
+        await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, i > 0 ? chain[i - 1] : undefined);
+      }
+
+      const size = manifestDesc.size + manifest.config.size + layers.reduce((n, l) => n + l.size, 0);
+      const base = {
+        targetDigest: resolved.descriptor.digest,
+        targetMediaType: resolved.descriptor.mediaType,
+        targetSize: resolved.descriptor.size,
+        manifestDigest: manifestDesc.digest,
+        configDigest: manifest.config.digest,
+        size,
+        pinned: false,
+        labels: chain.length > 0 ? { 'berth.io/chain-id': chain[chain.length - 1]! } : ({} as Record<string, string>),
+      };
+      const names = [`${ref.repository()}@${resolved.descriptor.digest}`];
+      if (ref.tag) names.unshift(`${ref.repository()}:${ref.tag}`);
+      const records = names.map((name) => ({ ...base, name }));
+      this.deps.images.putAll(records);
+      const stored = names.map((n) => this.deps.images.get(n)!);
+      return { id: manifest.config.digest, records: stored, config };
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async storeBuffer(lease: Lease, digest: string, body: Buffer): Promise<void> {
+    lease.add('content', digest);
+    if (await this.deps.content.info(digest)) return;
+    await this.blobFlights.do(digest, async () => {
+      await this.deps.content.ingest(`buffer-${digest}`, Readable.from([body]), { digest, size: body.length });
+    });
+  }
+
+  private fetchBlob(lease: Lease, client: RegistryClient, host: RegistryHost, ref: ImageReference, desc: Descriptor, progress: PullProgress): Promise<void> {
+    lease.add('content', desc.digest);
+    return this.blobFlights.do(desc.digest, async () => {
+      if (await this.deps.content.info(desc.digest)) return;
+      await this.downloads.run(async () => {
+        await this.deps.content.ingest(
+          `fetch-${desc.digest}`,
+          async (offset) => {
+            const stream = await client.fetchBlob(host, ref.path, desc, offset);
+            if (progress.onBytes) stream.on('data', (chunk: Buffer) => progress.onBytes!(desc.digest, chunk.length));
+            return stream;
+          },
+          { digest: desc.digest, size: desc.size },
+        );
+      });
+    });
+  }
+
+  private unpack(lease: Lease, layer: Descriptor, diffId: string, chainId: string, parent: string | undefined): Promise<void> {
+    lease.add('snapshot', chainId);
+    return this.unpackFlights.do(chainId, async () => {
+      if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
+      const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
+      lease.add('snapshot', key);
+      await this.deps.snapshots.prepare(key, parent, { 'berth.io/unpacking': layer.digest });
+      try {
+        const dirs = this.deps.snapshots.layerDirs(key);
+        await applyLayer(this.deps.content.openRead(layer.digest), {
+          root: dirs.upper,
+          whiteoutMode: 'overlay',
+          lowerDirs: dirs.lowers,
+          expectedDiffId: diffId,
+        });
+        await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest });
+      } catch (err) {
+        await this.deps.snapshots.remove(key).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+}

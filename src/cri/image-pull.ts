@@ -1,0 +1,14 @@
+import { InvalidArgumentError } from '../core/errors.js';
+import type { PullImageRequest__Output } from '../gen/cri/runtime/v1/PullImageRequest.js';
+import type { PullImageResponse } from '../gen/cri/runtime/v1/PullImageResponse.js';
+import { credentialsFromAuth } from './auth.js';
+import type { CriContext } from './context.js';
+
+export async function pullImage(ctx: CriContext, req: PullImageRequest__Output): Promise<PullImageResponse> {
+  const reference = req.image?.image ?? '';
+  if (!reference) throw new InvalidArgumentError('image.image must name the image to pull');
+  const started = Date.now();
+  const pulled = await ctx.images.pull(reference, credentialsFromAuth(req.auth));
+  ctx.logger.info('image pulled', { image: reference, id: pulled.id, ms: Date.now() - started });
+  return { image_ref: pulled.id };
+}
