@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -279,6 +280,18 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* flock(fd, operation): advisory lock held until the fd is closed or the process dies */
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  uint32_t fd, op;
+  if (get_args(env, info, 2, argv) || get_uint32(env, argv[0], "fd", &fd) || get_uint32(env, argv[1], "operation", &op)) return NULL;
+  if (flock((int)fd, (int)op) != 0) {
+    int err = errno;
+    throw_errno(env, err, "flock", NULL);
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -287,6 +300,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

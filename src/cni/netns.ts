@@ -72,7 +72,10 @@ export function netnsExists(nsPath: string): boolean {
 }
 
 async function isMountPoint(target: string): Promise<boolean> {
-  const resolved = path.resolve(target);
+  // mountinfo names real paths (/run/netns), callers may pass a symlinked one (/var/run/netns).
+  const absolute = path.resolve(target);
+  const dir = await fs.realpath(path.dirname(absolute)).catch(() => path.dirname(absolute));
+  const resolved = path.join(dir, path.basename(absolute));
   const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
   for (const line of mountinfo.split('\n')) {
     const mountPoint = line.split(' ')[4];

@@ -2,6 +2,7 @@ import type { BerthConfig } from '../config/schema.js';
 import type { CgroupDriver } from '../core/cgroups/detect.js';
 import type { ImageService } from '../core/images/image-service.js';
 import type { Logger } from '../daemon/logger.js';
+import type { RuntimeServices } from './runtime-services.js';
 
 /** Runtime configuration the kubelet pushes through UpdateRuntimeConfig. */
 export interface RuntimeNetworkSettings {
@@ -21,6 +22,7 @@ export interface CriContext {
   probeRuntime(): Promise<ConditionProbe>;
   probeNetwork(): Promise<ConditionProbe>;
   readonly images: ImageService;
+  readonly runtime: RuntimeServices;
   /** Bytes and inodes used under the snapshotter root (cached briefly: kubelet polls it). */
   imageFsUsage(): Promise<{ mountpoint: string; bytes: number; inodes: number }>;
 }

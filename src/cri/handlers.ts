@@ -1,4 +1,15 @@
+import { createContainer } from './container-create.js';
+import { listContainers } from './container-list.js';
+import { removeContainer } from './container-remove.js';
+import { startContainer } from './container-start.js';
+import { containerStatus } from './container-status.js';
+import { stopContainer } from './container-stop.js';
 import type { CriHandlers } from './grpc-server.js';
+import { listPodSandbox } from './sandbox-list.js';
+import { removePodSandbox } from './sandbox-remove.js';
+import { runPodSandbox } from './sandbox-run.js';
+import { podSandboxStatus } from './sandbox-status.js';
+import { stopPodSandbox } from './sandbox-stop.js';
 import { imageFsInfo } from './image-fs-info.js';
 import { listImages } from './image-list.js';
 import { pullImage } from './image-pull.js';
@@ -18,6 +29,17 @@ export function criHandlers(): CriHandlers {
         Status: status,
         RuntimeConfig: runtimeConfig,
         UpdateRuntimeConfig: updateRuntimeConfig,
+        RunPodSandbox: runPodSandbox,
+        StopPodSandbox: stopPodSandbox,
+        RemovePodSandbox: removePodSandbox,
+        PodSandboxStatus: podSandboxStatus,
+        ListPodSandbox: listPodSandbox,
+        CreateContainer: createContainer,
+        StartContainer: startContainer,
+        StopContainer: stopContainer,
+        RemoveContainer: removeContainer,
+        ContainerStatus: containerStatus,
+        ListContainers: listContainers,
       },
     },
     ImageService: {

@@ -3,7 +3,12 @@ import { dirname, join } from 'node:path';
 import type { BerthConfig } from '../config/schema.js';
 import { detectCgroupDriver, type CgroupDriver } from '../core/cgroups/detect.js';
 import type { CriContext, RuntimeNetworkSettings } from '../cri/context.js';
+import { KeyedLock } from '../cni/keyed-lock.js';
 import { CniManager } from '../cni/manager.js';
+import { openContainerTable, openSandboxTable } from '../core/metadata/records.js';
+import { detectHostFacts } from '../core/runtime/host-facts.js';
+import { TaskService } from '../core/runtime/task-service.js';
+import type { RuntimeServices } from '../cri/runtime-services.js';
 import { CriGrpcServer } from '../cri/grpc-server.js';
 import { criHandlers } from '../cri/handlers.js';
 import { openCoreServices } from './core-services.js';
@@ -62,12 +67,26 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       cacheDir: join(config.root, 'cni', 'results'),
     });
     const core = await openCoreServices(config, logger);
+    const cgroupDriver = resolveCgroupDriver(config);
+    const runtime: RuntimeServices = {
+      tasks: new TaskService({ stateDir: config.state, runtimes: config.runtimes, systemdCgroup: cgroupDriver === 'systemd' }),
+      cni,
+      snapshots: core.snapshots,
+      sandboxes: openSandboxTable(core.db),
+      containers: openContainerTable(core.db),
+      host: detectHostFacts(cgroupDriver),
+      locks: new KeyedLock(),
+      podDir: (id) => join(config.root, 'sandboxes', id),
+      podRunDir: (id) => join(config.state, 'sandboxes', id),
+      netnsDir: '/var/run/netns',
+    };
     const context: CriContext = {
+      runtime,
       images: core.images,
       imageFsUsage: core.imageFsUsage,
       config,
       logger,
-      cgroupDriver: resolveCgroupDriver(config),
+      cgroupDriver,
       berthVersion: BERTH_VERSION,
       network,
       saveNetworkSettings: () => writeFileAtomic(networkFile, JSON.stringify(network)),

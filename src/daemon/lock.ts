@@ -1,54 +1,40 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { FailedPreconditionError } from '../core/errors.js';
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { flock, isSysError, LOCK_EX, LOCK_NB } from '../core/sys/native.js';
 
 /**
- * An exclusive pid lock on the root directory: a second berthd on the same
- * root is refused while the first lives; a lock left by a dead process (kill
- * -9, power loss) is taken over.
+ * An exclusive flock(2) on `<root>/berthd.lock`: a second berthd on the same
+ * root is refused while the first lives. The kernel drops the lock when its
+ * holder dies, so a kill -9 never leaves a stale lock behind.
  */
 export class RootLock {
-  private constructor(readonly path: string) {}
+  private constructor(private readonly fd: number) {}
 
   static acquire(path: string): RootLock {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fd = openSync(path, 'wx', 0o600);
-        writeSync(fd, `${process.pid}\n`);
-        fsyncSync(fd);
-        closeSync(fd);
-        return new RootLock(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
+    const fd = openSync(path, 'a+', 0o600);
+    try {
+      flock(fd, LOCK_EX | LOCK_NB);
+    } catch (err) {
+      closeSync(fd);
+      if (isSysError(err, 'EWOULDBLOCK') || isSysError(err, 'EAGAIN')) {
+        const holder = readFileSync(path, 'utf8').trim() || 'unknown';
         throw new FailedPreconditionError(
           `another berthd (pid ${holder}) is already running on this root (lock ${path}); stop it first or use another --root`,
         );
       }
-      try {
-        unlinkSync(path);
-      } catch {
-        // another starter removed the stale lock first; retry
-      }
+      throw err;
     }
-    throw new FailedPreconditionError(`could not take the lock ${path}`);
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
+    return new RootLock(fd);
   }
 
+  /** Releases the lock (closing the descriptor drops it); the file stays. */
   release(): void {
     try {
-      if (readFileSync(this.path, 'utf8').trim() === String(process.pid)) unlinkSync(this.path);
+      closeSync(this.fd);
     } catch {
-      // already gone
+      // already closed
     }
   }
 }

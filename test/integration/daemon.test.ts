@@ -134,14 +134,15 @@ describe('berthd', () => {
 });
 
 describe('berthd lifecycle', () => {
-  it('exits 0 on SIGTERM and removes its socket and lock', async () => {
+  it('exits 0 on SIGTERM, removes its socket and releases the root lock', async () => {
     const daemon = await startDaemon();
     try {
       await daemon.cri.runtime.Version({ version: '0.1.0' });
       const code = await daemon.stop('SIGTERM');
       assert.equal(code, 0, daemon.output());
       assert.equal(existsSync(daemon.dirs.socket), false);
-      assert.equal(existsSync(join(daemon.dirs.root, 'berthd.lock')), false);
+      const next = await startDaemon({ dirs: daemon.dirs });
+      assert.equal(await next.stop(), 0);
     } finally {
       await daemon.cleanup();
     }

@@ -43,4 +43,40 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX lease_resources_by_resource ON lease_resources(kind, resource);
   `,
+  // 2: pod sandboxes and containers (timestamps in nanoseconds, as text: they exceed 2^53)
+  `
+  CREATE TABLE sandboxes (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,          -- reservation: <name>_<namespace>_<uid>_<attempt>
+    config TEXT NOT NULL,               -- the CRI PodSandboxConfig as JSON
+    runtime_handler TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('ready', 'notready')),
+    netns_path TEXT NOT NULL DEFAULT '',
+    ips TEXT NOT NULL DEFAULT '[]',
+    pid INTEGER NOT NULL DEFAULT 0,
+    image_id TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    extra TEXT NOT NULL DEFAULT '{}'
+  );
+
+  CREATE TABLE containers (
+    id TEXT PRIMARY KEY,
+    sandbox_id TEXT NOT NULL REFERENCES sandboxes(id),
+    name TEXT NOT NULL UNIQUE,          -- reservation: <name>_<pod>_<namespace>_<uid>_<attempt>
+    config TEXT NOT NULL,               -- the CRI ContainerConfig as JSON
+    image_id TEXT NOT NULL,
+    image_ref TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('created', 'running', 'exited', 'unknown')),
+    pid INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    started_at TEXT NOT NULL DEFAULT '0',
+    finished_at TEXT NOT NULL DEFAULT '0',
+    exit_code INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    log_path TEXT NOT NULL DEFAULT '',
+    extra TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX containers_by_sandbox ON containers(sandbox_id);
+  `,
 ];

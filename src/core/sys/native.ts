@@ -22,6 +22,7 @@ interface BerthSysAddon {
   llistxattr(path: string): string[];
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
+  flock(fd: number, operation: number): void;
 }
 
 // mount(2) flags (values from <sys/mount.h>).
@@ -113,6 +114,15 @@ export function mount(source: string | null, target: string, fstype: string | nu
 /** umount2(2). */
 export function umount2(target: string, flags = 0): void {
   load().umount2(target, flags);
+}
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** flock(2) on an open file descriptor; with LOCK_NB a held lock fails with EWOULDBLOCK. */
+export function flock(fd: number, operation: number): void {
+  load().flock(fd, operation);
 }
 
 /** Narrows an unknown thrown value to a SysError with the given errno name. */

@@ -1,0 +1,137 @@
+import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidArgumentError } from '../errors.js';
+import type { Mount } from '../snapshots/snapshotter.js';
+import { mountAll, unmountAll } from '../snapshots/mount.js';
+import { startMonitoredContainer } from './conmon.js';
+import { readExitFile, waitForExit, type ExitInfo } from './exit-file.js';
+import type { OciRuntime } from './oci-runtime.js';
+import { RuncRuntime } from './oci-runtime.js';
+import { wasOomKilled } from './oom.js';
+
+export interface TaskCreateOptions {
+  id: string;
+  handler: string;
+  /** The OCI runtime spec; `root.path` is set to the bundle's rootfs here. */
+  spec: { root?: { path: string; readonly?: boolean } } & Record<string, unknown>;
+  rootfs: readonly Mount[];
+  logPath: string;
+  terminal?: boolean;
+  stdin?: boolean;
+  stdinOnce?: boolean;
+}
+
+export interface TaskServiceOptions {
+  stateDir: string;
+  runtimes: Record<string, { path: string }>;
+  systemdCgroup: boolean;
+  conmonPath?: string;
+}
+
+/**
+ * Runs containers ("tasks", as containerd calls them) from a spec and a rootfs:
+ * bundle directory, rootfs mount, conmon-supervised `runc create`, start,
+ * signals, exit status, deletion. berthd is never the containers' parent.
+ */
+export class TaskService {
+  private readonly runtimes = new Map<string, OciRuntime>();
+  readonly exitDir: string;
+
+  constructor(private readonly options: TaskServiceOptions) {
+    this.exitDir = join(options.stateDir, 'exits');
+    for (const [name, handler] of Object.entries(options.runtimes)) {
+      this.runtimes.set(
+        name,
+        new RuncRuntime({ path: handler.path, root: join(options.stateDir, 'runtime', name), systemdCgroup: options.systemdCgroup }),
+      );
+    }
+  }
+
+  runtime(handler: string): OciRuntime {
+    const runtime = this.runtimes.get(handler);
+    if (!runtime) {
+      throw new InvalidArgumentError(`unknown runtime handler "${handler}"; configured: ${[...this.runtimes.keys()].join(', ')}`);
+    }
+    return runtime;
+  }
+
+  bundleDir(id: string): string {
+    return join(this.options.stateDir, 'bundles', id);
+  }
+
+  persistDir(id: string): string {
+    return join(this.options.stateDir, 'conmon', id);
+  }
+
+  /** Creates the container (not started): returns its init pid. */
+  async create(opts: TaskCreateOptions): Promise<{ pid: number }> {
+    const runtime = this.runtime(opts.handler);
+    const bundle = this.bundleDir(opts.id);
+    const rootfs = join(bundle, 'rootfs');
+    await mkdir(bundle, { recursive: true, mode: 0o711 });
+    await mkdir(this.exitDir, { recursive: true });
+    await mkdir(this.persistDir(opts.id), { recursive: true });
+    await mkdir(join(this.options.stateDir, 'sockets'), { recursive: true });
+    await mountAll(opts.rootfs, rootfs);
+    try {
+      const spec = { ...opts.spec, root: { path: 'rootfs', readonly: opts.spec.root?.readonly ?? false } };
+      const tmp = join(bundle, 'config.json.tmp');
+      await writeFile(tmp, JSON.stringify(spec));
+      await rename(tmp, join(bundle, 'config.json'));
+      const started = await startMonitoredContainer({
+        id: opts.id,
+        bundle,
+        runtime,
+        ...(this.options.conmonPath ? { conmonPath: this.options.conmonPath } : {}),
+        exitDir: this.exitDir,
+        persistDir: this.persistDir(opts.id),
+        socketDir: join(this.options.stateDir, 'sockets'),
+        logPath: opts.logPath,
+        terminal: opts.terminal ?? false,
+        stdin: opts.stdin ?? false,
+        leaveStdinOpen: opts.stdin === true && opts.stdinOnce !== true,
+      });
+      return { pid: started.pid };
+    } catch (err) {
+      await runtime.delete(opts.id, { force: true }).catch(() => undefined);
+      unmountAll(rootfs);
+      throw err;
+    }
+  }
+
+  start(id: string, handler: string): Promise<void> {
+    return this.runtime(handler).start(id);
+  }
+
+  kill(id: string, handler: string, signal: NodeJS.Signals | number, all = false): Promise<void> {
+    return this.runtime(handler).kill(id, signal, all);
+  }
+
+  async status(id: string, handler: string): Promise<'created' | 'running' | 'paused' | 'stopped' | 'unknown'> {
+    const state = await this.runtime(handler).state(id);
+    if (!state) return 'unknown';
+    return state.status === 'creating' ? 'created' : state.status;
+  }
+
+  exitInfo(id: string): Promise<ExitInfo | undefined> {
+    return readExitFile(this.exitDir, id);
+  }
+
+  waitExit(id: string, timeoutMs: number): Promise<ExitInfo> {
+    return waitForExit(this.exitDir, id, timeoutMs);
+  }
+
+  oomKilled(id: string): Promise<boolean> {
+    return wasOomKilled(this.persistDir(id), this.bundleDir(id));
+  }
+
+  /** Removes the container from the runtime and everything on disk; idempotent. */
+  async delete(id: string, handler: string): Promise<void> {
+    await this.runtime(handler).delete(id, { force: true });
+    unmountAll(join(this.bundleDir(id), 'rootfs'));
+    await rm(this.bundleDir(id), { recursive: true, force: true });
+    await rm(this.persistDir(id), { recursive: true, force: true });
+    await rm(join(this.exitDir, id), { force: true });
+    await rm(join(this.options.stateDir, 'sockets', id), { recursive: true, force: true });
+  }
+}

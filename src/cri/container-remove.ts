@@ -1,0 +1,26 @@
+import type { RemoveContainerRequest__Output } from '../gen/cri/runtime/v1/RemoveContainerRequest.js';
+import type { RemoveContainerResponse } from '../gen/cri/runtime/v1/RemoveContainerResponse.js';
+import { stopContainerNow } from './container-stop.js';
+import type { CriContext } from './context.js';
+import { findById } from './ids.js';
+
+/** Kills the container if it runs, then removes it, its writable layer and its record. */
+export async function removeContainerNow(ctx: CriContext, id: string): Promise<void> {
+  const rt = ctx.runtime;
+  await stopContainerNow(ctx, id, 0);
+  await rt.locks.run(id, async () => {
+    const container = rt.containers.get(id);
+    if (!container) return;
+    const sandbox = rt.sandboxes.get(container.sandboxId);
+    await rt.tasks.delete(id, sandbox?.runtimeHandler ?? ctx.config.default_runtime);
+    if (rt.snapshots.stat(id)) await rt.snapshots.remove(id);
+    rt.containers.delete(id);
+  });
+}
+
+/** Unknown ids succeed: kubelet retries removals. The log file stays (kubelet owns it). */
+export async function removeContainer(ctx: CriContext, req: RemoveContainerRequest__Output): Promise<RemoveContainerResponse> {
+  const container = findById(ctx.runtime.containers, req.container_id, 'container');
+  if (container) await removeContainerNow(ctx, container.id);
+  return {};
+}

@@ -1,0 +1,32 @@
+import { FailedPreconditionError } from '../core/errors.js';
+import type { StartContainerRequest__Output } from '../gen/cri/runtime/v1/StartContainerRequest.js';
+import type { StartContainerResponse } from '../gen/cri/runtime/v1/StartContainerResponse.js';
+import type { CriContext } from './context.js';
+import { lookupById, nowNanos } from './ids.js';
+
+export async function startContainer(ctx: CriContext, req: StartContainerRequest__Output): Promise<StartContainerResponse> {
+  const rt = ctx.runtime;
+  const container = lookupById(rt.containers, req.container_id, 'container');
+  await rt.locks.run(container.id, async () => {
+    const current = rt.containers.get(container.id);
+    if (!current) throw new FailedPreconditionError(`container ${container.id} was removed`);
+    if (current.state !== 'created') throw new FailedPreconditionError(`container ${container.id} is ${current.state}, not created`);
+    const sandbox = rt.sandboxes.get(current.sandboxId);
+    if (!sandbox) throw new FailedPreconditionError(`container ${container.id} has no pod sandbox`);
+    try {
+      await rt.tasks.start(current.id, sandbox.runtimeHandler);
+    } catch (err) {
+      rt.containers.update(current.id, (r) => ({
+        ...r,
+        state: 'exited',
+        exitCode: 128,
+        finishedAt: nowNanos(),
+        reason: 'StartError',
+        message: (err as Error).message,
+      }));
+      throw err;
+    }
+    rt.containers.update(current.id, (r) => ({ ...r, state: 'running', startedAt: nowNanos() }));
+  });
+  return {};
+}

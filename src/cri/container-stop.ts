@@ -1,0 +1,48 @@
+import { stopSignal } from '../core/runtime/spec/index.js';
+import type { StopContainerRequest__Output } from '../gen/cri/runtime/v1/StopContainerRequest.js';
+import type { StopContainerResponse } from '../gen/cri/runtime/v1/StopContainerResponse.js';
+import { refreshContainer } from './container-state.js';
+import { containerConfig } from './container-view.js';
+import type { CriContext } from './context.js';
+import { lookupById } from './ids.js';
+
+const KILL_WAIT_MS = 30_000;
+
+/**
+ * Sends the stop signal (CRI, image, or SIGTERM), waits up to `timeoutSeconds`,
+ * then SIGKILL. A container that is not running is left as it is.
+ */
+export async function stopContainerNow(ctx: CriContext, id: string, timeoutSeconds: number): Promise<void> {
+  const rt = ctx.runtime;
+  await rt.locks.run(id, async () => {
+    let container = rt.containers.get(id);
+    if (!container) return;
+    container = await refreshContainer(rt, container);
+    if (container.state !== 'running') return;
+    const sandbox = rt.sandboxes.get(container.sandboxId);
+    const handler = sandbox?.runtimeHandler ?? ctx.config.default_runtime;
+    if (timeoutSeconds > 0) {
+      const imageConfig = await ctx.images.config(container.imageId).catch(() => undefined);
+      const signal = stopSignal(imageConfig, containerConfig(container)) as NodeJS.Signals;
+      await rt.tasks.kill(id, handler, signal).catch(() => undefined);
+      const exited = await rt.tasks.waitExit(id, timeoutSeconds * 1000).then(
+        () => true,
+        () => false,
+      );
+      if (exited) {
+        await refreshContainer(rt, container);
+        return;
+      }
+    }
+    await rt.tasks.kill(id, handler, 'SIGKILL', true).catch(() => undefined);
+    await rt.tasks.waitExit(id, KILL_WAIT_MS).catch(() => undefined);
+    await refreshContainer(rt, container);
+  });
+}
+
+export async function stopContainer(ctx: CriContext, req: StopContainerRequest__Output): Promise<StopContainerResponse> {
+  const container = lookupById(ctx.runtime.containers, req.container_id, 'container');
+  await stopContainerNow(ctx, container.id, Number(req.timeout));
+  return {};
+}
+

@@ -1,0 +1,170 @@
+import { join } from 'node:path';
+import { createNetns, removeNetns } from '../cni/netns.js';
+import { AlreadyExistsError, InvalidArgumentError } from '../core/errors.js';
+import type { SandboxRecord } from '../core/metadata/records.js';
+import { createPodFiles, removePodFiles } from '../core/sandbox/pod-files.js';
+import { buildSandboxSpec, resolveUser } from '../core/runtime/spec/index.js';
+import { chainIds } from '../core/images/chain-id.js';
+import type { PodSandboxConfig__Output } from '../gen/cri/runtime/v1/PodSandboxConfig.js';
+import type { RunPodSandboxRequest__Output } from '../gen/cri/runtime/v1/RunPodSandboxRequest.js';
+import type { RunPodSandboxResponse } from '../gen/cri/runtime/v1/RunPodSandboxResponse.js';
+import type { CriContext } from './context.js';
+import { newId, nowNanos } from './ids.js';
+import { ensureImage } from './image-ensure.js';
+import { readImageFile } from './image-files.js';
+
+/** The name a sandbox reserves: two RunPodSandbox calls with the same metadata conflict. */
+export function sandboxName(config: PodSandboxConfig__Output): string {
+  const m = config.metadata!;
+  return `${m.name}_${m.namespace}_${m.uid}_${m.attempt}`;
+}
+
+function validate(config: PodSandboxConfig__Output | null): asserts config is PodSandboxConfig__Output {
+  if (!config) throw new InvalidArgumentError('config is required');
+  const m = config.metadata;
+  if (!m || !m.name || !m.namespace || !m.uid) {
+    throw new InvalidArgumentError('config.metadata needs name, namespace and uid');
+  }
+  for (const [key, value] of Object.entries({ name: m.name, namespace: m.namespace, uid: m.uid })) {
+    if (value.includes('/') || value.includes('\0') || value.length > 253) {
+      throw new InvalidArgumentError(`config.metadata.${key} "${value.slice(0, 64)}" is not a valid name`);
+    }
+  }
+}
+
+/**
+ * RunPodSandbox: reserve the name, pin a network namespace and run the CNI
+ * chain, write the pod's files, then create and start the pause container
+ * under conmon. Each step is undone if a later one fails.
+ */
+export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> {
+  const config = req.config;
+  validate(config);
+  const rt = ctx.runtime;
+  const handler = req.runtime_handler || ctx.config.default_runtime;
+  rt.tasks.runtime(handler);
+
+  const id = newId();
+  const name = sandboxName(config);
+  const holder = rt.sandboxes.all().find((s) => s.name === name);
+  if (holder) throw new AlreadyExistsError(`pod sandbox name "${name}" is reserved by ${holder.id}`);
+  const ns = config.linux?.security_context?.namespace_options ?? null;
+  const hostNetwork = ns?.network === 'NODE';
+  const hostIpc = ns?.ipc === 'NODE';
+
+  const record: SandboxRecord = {
+    id,
+    name,
+    config,
+    runtimeHandler: handler,
+    state: 'notready',
+    netnsPath: '',
+    ips: [],
+    pid: 0,
+    imageId: '',
+    createdAt: nowNanos(),
+    extra: {},
+  };
+  try {
+    rt.sandboxes.insert(record);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      throw new AlreadyExistsError(`pod sandbox name "${name}" is reserved by another sandbox being created`);
+    }
+    throw err;
+  }
+
+  const undo: (() => Promise<void> | void)[] = [() => rt.sandboxes.delete(id)];
+  try {
+    return await rt.locks.run(id, async () => {
+      const image = await ensureImage(ctx, ctx.config.sandbox_image);
+      const imageConfig = await ctx.images.config(image.id);
+
+      let netnsPath = '';
+      let ips: string[] = [];
+      if (!hostNetwork) {
+        const netns = await createNetns(undefined, rt.netnsDir);
+        netnsPath = netns.path;
+        undo.push(() => removeNetns(netns.path));
+        const network = await rt.cni.setUpPod({
+          podId: id,
+          netnsPath,
+          name: config.metadata!.name,
+          namespace: config.metadata!.namespace,
+          uid: config.metadata!.uid,
+          portMappings: config.port_mappings.map((p) => ({
+            hostPort: p.host_port,
+            containerPort: p.container_port,
+            protocol: p.protocol.toLowerCase(),
+            hostIP: p.host_ip,
+          })),
+          ...(config.dns_config
+            ? { dns: { servers: config.dns_config.servers, searches: config.dns_config.searches, options: config.dns_config.options } }
+            : {}),
+        });
+        undo.push(() => rt.cni.tearDownPod({ podId: id, netnsPath }));
+        ips = network.ips.map((ip) => ip.address);
+      }
+
+      const files = await createPodFiles({
+        dir: rt.podDir(id),
+        runDir: rt.podRunDir(id),
+        hostname: config.hostname,
+        hostNetwork,
+        hostIpc,
+        ...(config.dns_config ? { dns: config.dns_config } : {}),
+      });
+      undo.push(() => removePodFiles(rt.podDir(id), rt.podRunDir(id)));
+
+      const chain = chainIds(imageConfig.rootfs.diff_ids);
+      const mounts = await rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/sandbox': id });
+      undo.push(() => rt.snapshots.remove(id));
+      const layerDirs = rt.snapshots.layerDirs(id);
+      const sc = config.linux?.security_context ?? null;
+      const user = resolveUser({
+        criUser: {
+          ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),
+          ...(sc?.run_as_group ? { gid: Number(sc.run_as_group.value) } : {}),
+        },
+        imageUser: imageConfig.config.User ?? '',
+        passwd: await readImageFile(layerDirs, 'etc/passwd'),
+        group: await readImageFile(layerDirs, 'etc/group'),
+        supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
+        policy: 'Merge',
+      });
+      const spec = buildSandboxSpec({
+        id,
+        config,
+        imageConfig,
+        imageName: ctx.config.sandbox_image,
+        user,
+        rootfsPath: 'rootfs',
+        ...(netnsPath ? { netnsPath } : {}),
+        ...(files.shmPath ? { shmPath: files.shmPath } : {}),
+        host: rt.host,
+      });
+      const { pid } = await rt.tasks.create({
+        id,
+        handler,
+        spec: spec as unknown as Record<string, unknown>,
+        rootfs: mounts,
+        logPath: join(rt.podRunDir(id), 'pause.log'),
+      });
+      undo.push(() => rt.tasks.delete(id, handler));
+      await rt.tasks.start(id, handler);
+
+      rt.sandboxes.update(id, (r) => ({ ...r, state: 'ready', netnsPath, ips, pid, imageId: image.id }));
+      ctx.logger.info('pod sandbox ready', { id, name, ips, pid });
+      return { pod_sandbox_id: id };
+    });
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (cleanupErr) {
+        ctx.logger.warn('cleanup after a failed RunPodSandbox', { id, error: (cleanupErr as Error).message });
+      }
+    }
+    throw err;
+  }
+}
