@@ -70,21 +70,23 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
   const daemon = await startDaemon({
     configToml: `[registry]\nconfig_path = "${certs}"\n[cni]\nconf_dir = "${netd}"\n${options.extraToml ?? ''}`,
   });
-  return {
+  const node: TestNode = {
     daemon,
     registry,
     subnet,
     bridge,
     logDir,
     stop: async () => {
-      await removeAllPods(daemon).catch(() => undefined);
-      await daemon.stop();
-      await daemon.cleanup();
+      // The test may have restarted the daemon: stop the current one.
+      await removeAllPods(node.daemon).catch(() => undefined);
+      await node.daemon.stop();
+      await node.daemon.cleanup();
       await registry.stop();
       await run('ip', ['link', 'del', bridge]).catch(() => undefined);
       await rm(base, { recursive: true, force: true });
     },
   };
+  return node;
 }
 
 export async function removeAllPods(daemon: TestDaemon): Promise<void> {
