@@ -13,6 +13,7 @@ export async function startContainer(ctx: CriContext, req: StartContainerRequest
     if (current.state !== 'created') throw new FailedPreconditionError(`container ${container.id} is ${current.state}, not created`);
     const sandbox = rt.sandboxes.get(current.sandboxId);
     if (!sandbox) throw new FailedPreconditionError(`container ${container.id} has no pod sandbox`);
+    const startedAt = nowNanos();
     try {
       await rt.tasks.start(current.id, sandbox.runtimeHandler);
     } catch (err) {
@@ -26,7 +27,8 @@ export async function startContainer(ctx: CriContext, req: StartContainerRequest
       }));
       throw err;
     }
-    rt.containers.update(current.id, (r) => ({ ...r, state: 'running', startedAt: nowNanos() }));
+    // A fast container may already have exited (and been refreshed): keep what it recorded.
+    rt.containers.update(current.id, (r) => (r.state === 'created' ? { ...r, state: 'running', startedAt } : { ...r, startedAt }));
   });
   return {};
 }

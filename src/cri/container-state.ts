@@ -11,13 +11,14 @@ export async function refreshContainer(rt: RuntimeServices, c: ContainerRecord):
   if (!exit) return c;
   const oom = await rt.tasks.oomKilled(c.id).catch(() => false);
   const reason = oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error';
-  const finishedAt = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
+  const exitedAt = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
   return rt.containers.update(c.id, (r) => ({
     ...r,
     state: 'exited',
     exitCode: exit.exitCode,
-    finishedAt,
-    startedAt: r.startedAt === 0n ? finishedAt : r.startedAt,
+    // The exit file's mtime has coarser precision than our own clock: never before the start.
+    finishedAt: exitedAt > r.startedAt ? exitedAt : r.startedAt,
+    startedAt: r.startedAt === 0n ? exitedAt : r.startedAt,
     reason,
   }));
 }

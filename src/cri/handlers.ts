@@ -1,4 +1,7 @@
 import { createContainer } from './container-create.js';
+import { execSync } from './container-exec-sync.js';
+import { reopenContainerLog } from './container-reopen-log.js';
+import { updateContainerResources } from './container-update.js';
 import { listContainers } from './container-list.js';
 import { removeContainer } from './container-remove.js';
 import { startContainer } from './container-start.js';
@@ -40,6 +43,9 @@ export function criHandlers(): CriHandlers {
         RemoveContainer: removeContainer,
         ContainerStatus: containerStatus,
         ListContainers: listContainers,
+        ExecSync: execSync,
+        UpdateContainerResources: updateContainerResources,
+        ReopenContainerLog: reopenContainerLog,
       },
     },
     ImageService: {

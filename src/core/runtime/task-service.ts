@@ -125,6 +125,18 @@ export class TaskService {
     return wasOomKilled(this.persistDir(id), this.bundleDir(id));
   }
 
+  /** Asks the container's conmon to reopen its log file (control fifo message 2, as CRI-O sends). */
+  async reopenLog(id: string): Promise<void> {
+    const { open } = await import('node:fs/promises');
+    const { constants } = await import('node:fs');
+    const handle = await open(join(this.bundleDir(id), 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      await handle.write('2 0 0\n');
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Removes the container from the runtime and everything on disk; idempotent. */
   async delete(id: string, handler: string): Promise<void> {
     await this.runtime(handler).delete(id, { force: true });
