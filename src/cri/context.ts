@@ -3,6 +3,7 @@ import type { CgroupDriver } from '../core/cgroups/detect.js';
 import type { ImageService } from '../core/images/image-service.js';
 import type { Logger } from '../daemon/logger.js';
 import type { RuntimeServices } from './runtime-services.js';
+import type { StreamingServer } from './streaming/server.js';
 
 /** Runtime configuration the kubelet pushes through UpdateRuntimeConfig. */
 export interface RuntimeNetworkSettings {
@@ -23,6 +24,8 @@ export interface CriContext {
   probeNetwork(): Promise<ConditionProbe>;
   readonly images: ImageService;
   readonly runtime: RuntimeServices;
+  /** The streaming server (started with the daemon). */
+  streaming(): StreamingServer;
   /** Bytes and inodes used under the snapshotter root (cached briefly: kubelet polls it). */
   imageFsUsage(): Promise<{ mountpoint: string; bytes: number; inodes: number }>;
 }

@@ -1,5 +1,7 @@
 import { createContainer } from './container-create.js';
+import { exec } from './container-exec.js';
 import { execSync } from './container-exec-sync.js';
+import { portForward } from './sandbox-port-forward.js';
 import { reopenContainerLog } from './container-reopen-log.js';
 import { updateContainerResources } from './container-update.js';
 import { listContainers } from './container-list.js';
@@ -44,6 +46,8 @@ export function criHandlers(): CriHandlers {
         ContainerStatus: containerStatus,
         ListContainers: listContainers,
         ExecSync: execSync,
+        Exec: exec,
+        PortForward: portForward,
         UpdateContainerResources: updateContainerResources,
         ReopenContainerLog: reopenContainerLog,
       },

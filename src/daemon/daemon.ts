@@ -9,6 +9,9 @@ import { openContainerTable, openSandboxTable } from '../core/metadata/records.j
 import { detectHostFacts } from '../core/runtime/host-facts.js';
 import { TaskService } from '../core/runtime/task-service.js';
 import type { RuntimeServices } from '../cri/runtime-services.js';
+import { StreamingServer } from '../cri/streaming/server.js';
+import { streamingBackend } from '../cri/streaming-backend.js';
+import { UnavailableError } from '../core/errors.js';
 import { CriGrpcServer } from '../cri/grpc-server.js';
 import { criHandlers } from '../cri/handlers.js';
 import { openCoreServices } from './core-services.js';
@@ -80,8 +83,13 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       podRunDir: (id) => join(config.state, 'sandboxes', id),
       netnsDir: '/var/run/netns',
     };
+    let streaming: StreamingServer | undefined;
     const context: CriContext = {
       runtime,
+      streaming: () => {
+        if (!streaming) throw new UnavailableError('the streaming server is not running');
+        return streaming;
+      },
       images: core.images,
       imageFsUsage: core.imageFsUsage,
       config,
@@ -93,17 +101,25 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       probeRuntime: () => probeRuntime(config),
       probeNetwork: () => probeNetwork(cni),
     };
+    streaming = new StreamingServer({
+      address: config.stream.address,
+      port: config.stream.port,
+      backend: streamingBackend(context),
+      logger,
+    });
+    const streamingUrl = await streaming.start();
     const server = new CriGrpcServer(context, criHandlers());
     await removeStaleSocket(config.address);
     await server.listen(config.address);
     await chmod(config.address, 0o660);
-    logger.info('berthd serving CRI', { address: config.address, root: config.root, state: config.state, cgroupDriver: context.cgroupDriver });
+    logger.info('berthd serving CRI', { streaming: streamingUrl, address: config.address, root: config.root, state: config.state, cgroupDriver: context.cgroupDriver });
     let stopping: Promise<void> | undefined;
     return {
       context,
       stop: () => {
         stopping ??= (async () => {
           await server.shutdown(10_000);
+          await streaming?.stop();
           await rm(config.address, { force: true });
           core.close();
           lock.release();

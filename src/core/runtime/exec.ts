@@ -78,3 +78,46 @@ function stripRuntimeLog(stderr: Buffer): Buffer {
   });
   return Buffer.from(lines.join('\n'));
 }
+
+export interface ExecStreamIO {
+  stdin?: NodeJS.ReadableStream;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  tty: boolean;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs a command in a running container wired to streams (kubectl exec).
+ * With a tty, runc allocates the pseudo-terminal and relays it. When the
+ * client goes away (signal), the exec'd process is killed.
+ */
+export async function execStream(runtime: OciRuntime, id: string, cmd: string[], io: ExecStreamIO): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-exec-'));
+  const pidFile = join(dir, 'pid');
+  try {
+    const args = [...runtime.globalArgs(), 'exec', '--pid-file', pidFile, ...(io.tty ? ['-t'] : []), id, ...cmd];
+    const child = spawn(resolveExecutable(runtime.path), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    if (io.stdin) io.stdin.pipe(child.stdin);
+    else child.stdin.end();
+    if (io.stdout) child.stdout.pipe(io.stdout, { end: false });
+    else child.stdout.resume();
+    if (io.stderr) child.stderr.pipe(io.stderr, { end: false });
+    else child.stderr.resume();
+    const onAbort = () => {
+      void readFile(pidFile, 'utf8')
+        .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
+        .catch(() => child.kill('SIGKILL'));
+    };
+    io.signal.addEventListener('abort', onAbort, { once: true });
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (c, signal) => resolve(c ?? (signal ? 137 : 1)));
+    });
+    io.signal.removeEventListener('abort', onAbort);
+    if (io.stdin) io.stdin.unpipe(child.stdin);
+    return code;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,36 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/**
+ * Connects one port-forward stream to 127.0.0.1:port inside a network
+ * namespace. Node cannot enter a namespace itself, so a small relay runs
+ * there (`nsenter --net` + busybox nc), as containerd once did with socat.
+ * Host-network pods (no netns path) are reached directly.
+ */
+export async function forwardIntoNetns(netnsPath: string, port: number, stream: Duplex, signal: AbortSignal): Promise<void> {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port ${port}`);
+  if (!netnsPath) {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    stream.pipe(socket);
+    socket.pipe(stream);
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      signal.addEventListener('abort', () => socket.destroy(), { once: true });
+    });
+    return;
+  }
+  const relay = spawn('nsenter', [`--net=${netnsPath}`, 'busybox', 'nc', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  relay.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  stream.pipe(relay.stdin);
+  relay.stdout.pipe(stream, { end: false });
+  signal.addEventListener('abort', () => relay.kill('SIGKILL'), { once: true });
+  const code = await new Promise<number | null>((resolve) => relay.on('close', (c) => resolve(c)));
+  stream.unpipe(relay.stdin);
+  if (code !== 0 && stderr) throw new Error(`port ${port}: ${stderr.trim()}`);
+}
