@@ -9,6 +9,7 @@ import type { ContainerConfig__Output } from '../gen/cri/runtime/v1/ContainerCon
 import type { CreateContainerRequest__Output } from '../gen/cri/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../gen/cri/runtime/v1/CreateContainerResponse.js';
 import type { CriContext } from './context.js';
+import { publishContainerEvent } from './event-publisher.js';
 import { lookupById, newId, nowNanos } from './ids.js';
 import { readImageFile } from './image-files.js';
 import { liveSandboxState } from './sandbox-state.js';
@@ -152,6 +153,7 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       });
       rt.containers.update(id, (r) => ({ ...r, pid, extra: { ...r.extra, stopSignal: spec.annotations?.['berth.io/stop-signal'] ?? '' } }));
       ctx.logger.info('container created', { id, name, sandbox: sandbox.id });
+      publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_CREATED_EVENT');
       return { container_id: id };
     });
   } catch (err) {

@@ -2,6 +2,7 @@ import type { RemoveContainerRequest__Output } from '../gen/cri/runtime/v1/Remov
 import type { RemoveContainerResponse } from '../gen/cri/runtime/v1/RemoveContainerResponse.js';
 import { stopContainerNow } from './container-stop.js';
 import type { CriContext } from './context.js';
+import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
 
 /** Kills the container if it runs, then removes it, its writable layer and its record. */
@@ -15,6 +16,8 @@ export async function removeContainerNow(ctx: CriContext, id: string): Promise<v
     await rt.tasks.delete(id, sandbox?.runtimeHandler ?? ctx.config.default_runtime);
     if (rt.snapshots.stat(id)) await rt.snapshots.remove(id);
     rt.containers.delete(id);
+    ctx.stats.forget(id);
+    publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_DELETED_EVENT', container.sandboxId);
   });
 }
 

@@ -2,6 +2,7 @@ import { FailedPreconditionError } from '../core/errors.js';
 import type { StartContainerRequest__Output } from '../gen/cri/runtime/v1/StartContainerRequest.js';
 import type { StartContainerResponse } from '../gen/cri/runtime/v1/StartContainerResponse.js';
 import type { CriContext } from './context.js';
+import { publishContainerEvent } from './event-publisher.js';
 import { lookupById, nowNanos } from './ids.js';
 
 export async function startContainer(ctx: CriContext, req: StartContainerRequest__Output): Promise<StartContainerResponse> {
@@ -29,6 +30,7 @@ export async function startContainer(ctx: CriContext, req: StartContainerRequest
     }
     // A fast container may already have exited (and been refreshed): keep what it recorded.
     rt.containers.update(current.id, (r) => (r.state === 'created' ? { ...r, state: 'running', startedAt } : { ...r, startedAt }));
+    publishContainerEvent(ctx, ctx.events, current.id, 'CONTAINER_STARTED_EVENT');
   });
   return {};
 }

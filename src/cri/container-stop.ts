@@ -4,6 +4,7 @@ import type { StopContainerResponse } from '../gen/cri/runtime/v1/StopContainerR
 import { refreshContainer } from './container-state.js';
 import { containerConfig } from './container-view.js';
 import type { CriContext } from './context.js';
+import { publishContainerEvent } from './event-publisher.js';
 import { lookupById } from './ids.js';
 
 const KILL_WAIT_MS = 30_000;
@@ -31,12 +32,14 @@ export async function stopContainerNow(ctx: CriContext, id: string, timeoutSecon
       );
       if (exited) {
         await refreshContainer(rt, container);
+        publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_STOPPED_EVENT');
         return;
       }
     }
     await rt.tasks.kill(id, handler, 'SIGKILL', true).catch(() => undefined);
     await rt.tasks.waitExit(id, KILL_WAIT_MS).catch(() => undefined);
     await refreshContainer(rt, container);
+    publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_STOPPED_EVENT');
   });
 }
 

@@ -1,8 +1,11 @@
 import type { BerthConfig } from '../config/schema.js';
+import type { ContainerEventBus } from '../core/events/bus.js';
+import type { BerthMetrics } from '../core/metrics/registry.js';
 import type { CgroupDriver } from '../core/cgroups/detect.js';
 import type { ImageService } from '../core/images/image-service.js';
 import type { Logger } from '../daemon/logger.js';
 import type { RuntimeServices } from './runtime-services.js';
+import type { StatsService } from './stats-service.js';
 import type { StreamingServer } from './streaming/server.js';
 
 /** Runtime configuration the kubelet pushes through UpdateRuntimeConfig. */
@@ -28,6 +31,12 @@ export interface CriContext {
   streaming(): StreamingServer;
   /** Bytes and inodes used under the snapshotter root (cached briefly: kubelet polls it). */
   imageFsUsage(): Promise<{ mountpoint: string; bytes: number; inodes: number }>;
+  /** Container and pod usage for the stats and metrics RPCs. */
+  readonly stats: StatsService;
+  /** Lifecycle events behind GetContainerEvents (publish with publishContainerEvent). */
+  readonly events: ContainerEventBus;
+  /** The prom-client registry served on /metrics. */
+  readonly metrics: BerthMetrics;
 }
 
 export interface ConditionProbe {

@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../daemon/logger.js';
 import type { CriContext } from './context.js';
 import { grpcCodeName, toGrpcFailure } from './grpc-errors.js';
 import { loadCriProto } from './proto.js';
@@ -21,11 +20,13 @@ export interface CriHandlers {
 
 type AnyCall = grpc.ServerUnaryCall<object, object> | grpc.ServerWritableStream<object, object>;
 
-function logCall(logger: Logger, rpc: string, started: bigint, code: grpc.status, details?: string): void {
+/** Logs a finished call and counts it in berth_grpc_requests_total / berth_grpc_request_duration_seconds. */
+function logCall(ctx: CriContext, rpc: string, started: bigint, code: grpc.status, details?: string): void {
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
   const fields = { rpc, code: grpcCodeName(code), duration_ms: Math.round(durationMs * 1000) / 1000 };
-  if (code === grpc.status.OK) logger.debug('rpc', fields);
-  else logger.debug('rpc', { ...fields, error: details });
+  ctx.metrics.observeRpc(rpc, fields.code, durationMs / 1000);
+  if (code === grpc.status.OK) ctx.logger.debug('rpc', fields);
+  else ctx.logger.debug('rpc', { ...fields, error: details });
 }
 
 /**
@@ -49,19 +50,19 @@ function implementService(
         const started = process.hrtime.bigint();
         if (!handler) {
           call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: `${rpc} is not implemented by berth` });
-          logCall(ctx.logger, rpc, started, grpc.status.UNIMPLEMENTED, "not implemented");
+          logCall(ctx, rpc, started, grpc.status.UNIMPLEMENTED, "not implemented");
           return;
         }
         inFlight.add(call);
         handler(ctx, call.request as never, call).then(
           () => {
             call.end();
-            logCall(ctx.logger, rpc, started, grpc.status.OK);
+            logCall(ctx, rpc, started, grpc.status.OK);
           },
           (err: unknown) => {
             const failure = toGrpcFailure(err);
             call.emit('error', failure);
-            logCall(ctx.logger, rpc, started, failure.code, failure.details);
+            logCall(ctx, rpc, started, failure.code, failure.details);
           },
         ).finally(() => inFlight.delete(call));
       };
@@ -72,7 +73,7 @@ function implementService(
       const started = process.hrtime.bigint();
       if (!handler) {
         callback({ code: grpc.status.UNIMPLEMENTED, details: `${rpc} is not implemented by berth` });
-        logCall(ctx.logger, rpc, started, grpc.status.UNIMPLEMENTED, "not implemented");
+        logCall(ctx, rpc, started, grpc.status.UNIMPLEMENTED, "not implemented");
         return;
       }
       inFlight.add(call);
@@ -85,13 +86,13 @@ function implementService(
       result.then(
         (response) => {
           callback(null, response);
-          logCall(ctx.logger, rpc, started, grpc.status.OK);
+          logCall(ctx, rpc, started, grpc.status.OK);
         },
         (err: unknown) => {
           const failure = toGrpcFailure(err);
           if (failure.code === grpc.status.INTERNAL) ctx.logger.error(`${rpc} failed`, { error: failure.details });
           callback(failure);
-          logCall(ctx.logger, rpc, started, failure.code, failure.details);
+          logCall(ctx, rpc, started, failure.code, failure.details);
         },
       ).finally(() => inFlight.delete(call));
     };

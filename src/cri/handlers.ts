@@ -1,4 +1,11 @@
 import { createContainer } from './container-create.js';
+import { getContainerEvents } from './container-events.js';
+import { containerStats } from './container-stats.js';
+import { listContainerStats } from './container-stats-list.js';
+import { listMetricDescriptors } from './metric-descriptors-list.js';
+import { listPodSandboxMetrics } from './sandbox-metrics-list.js';
+import { podSandboxStats } from './sandbox-stats.js';
+import { listPodSandboxStats } from './sandbox-stats-list.js';
 import { exec } from './container-exec.js';
 import { execSync } from './container-exec-sync.js';
 import { portForward } from './sandbox-port-forward.js';
@@ -50,6 +57,15 @@ export function criHandlers(): CriHandlers {
         PortForward: portForward,
         UpdateContainerResources: updateContainerResources,
         ReopenContainerLog: reopenContainerLog,
+        ContainerStats: containerStats,
+        ListContainerStats: listContainerStats,
+        PodSandboxStats: podSandboxStats,
+        ListPodSandboxStats: listPodSandboxStats,
+        ListMetricDescriptors: listMetricDescriptors,
+        ListPodSandboxMetrics: listPodSandboxMetrics,
+      },
+      stream: {
+        GetContainerEvents: getContainerEvents,
       },
     },
     ImageService: {

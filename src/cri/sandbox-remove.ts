@@ -3,6 +3,7 @@ import type { RemovePodSandboxRequest__Output } from '../gen/cri/runtime/v1/Remo
 import type { RemovePodSandboxResponse } from '../gen/cri/runtime/v1/RemovePodSandboxResponse.js';
 import { removeContainerNow } from './container-remove.js';
 import type { CriContext } from './context.js';
+import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
 import { stopSandbox } from './sandbox-stop.js';
 
@@ -20,6 +21,8 @@ export async function removePodSandbox(ctx: CriContext, req: RemovePodSandboxReq
     if (rt.snapshots.stat(sandbox.id)) await rt.snapshots.remove(sandbox.id);
     await removePodFiles(rt.podDir(sandbox.id), rt.podRunDir(sandbox.id));
     rt.sandboxes.delete(sandbox.id);
+    ctx.stats.forget(sandbox.id);
+    publishContainerEvent(ctx, ctx.events, sandbox.id, 'CONTAINER_DELETED_EVENT');
   });
   ctx.logger.info('pod sandbox removed', { id: sandbox.id, name: sandbox.name });
   return {};

@@ -9,6 +9,7 @@ import type { PodSandboxConfig__Output } from '../gen/cri/runtime/v1/PodSandboxC
 import type { RunPodSandboxRequest__Output } from '../gen/cri/runtime/v1/RunPodSandboxRequest.js';
 import type { RunPodSandboxResponse } from '../gen/cri/runtime/v1/RunPodSandboxResponse.js';
 import type { CriContext } from './context.js';
+import { publishContainerEvent } from './event-publisher.js';
 import { newId, nowNanos } from './ids.js';
 import { ensureImage } from './image-ensure.js';
 import { readImageFile } from './image-files.js';
@@ -155,6 +156,8 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
 
       rt.sandboxes.update(id, (r) => ({ ...r, state: 'ready', netnsPath, ips, pid, imageId: image.id }));
       ctx.logger.info('pod sandbox ready', { id, name, ips, pid });
+      publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_CREATED_EVENT');
+      publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_STARTED_EVENT');
       return { pod_sandbox_id: id };
     });
   } catch (err) {

@@ -4,6 +4,7 @@ import type { StopPodSandboxRequest__Output } from '../gen/cri/runtime/v1/StopPo
 import type { StopPodSandboxResponse } from '../gen/cri/runtime/v1/StopPodSandboxResponse.js';
 import { stopContainerNow } from './container-stop.js';
 import type { CriContext } from './context.js';
+import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
 import type { SandboxRecord } from '../core/metadata/records.js';
 
@@ -16,6 +17,7 @@ export async function stopSandbox(ctx: CriContext, sandbox: SandboxRecord): Prom
     await stopContainerNow(ctx, c.id, 0);
   }
   await rt.locks.run(sandbox.id, async () => {
+    const wasReady = rt.sandboxes.get(sandbox.id)?.state === 'ready';
     if (!(await rt.tasks.exitInfo(sandbox.id))) {
       const status = await rt.tasks.status(sandbox.id, sandbox.runtimeHandler);
       if (status !== 'unknown' && status !== 'stopped') {
@@ -29,6 +31,7 @@ export async function stopSandbox(ctx: CriContext, sandbox: SandboxRecord): Prom
     }
     releasePodShm(rt.podRunDir(sandbox.id));
     rt.sandboxes.update(sandbox.id, (r) => ({ ...r, state: 'notready' }));
+    if (wasReady) publishContainerEvent(ctx, ctx.events, sandbox.id, 'CONTAINER_STOPPED_EVENT');
   });
 }
 

@@ -13,6 +13,11 @@ import { StreamingServer } from '../cri/streaming/server.js';
 import { streamingBackend } from '../cri/streaming-backend.js';
 import { UnavailableError } from '../core/errors.js';
 import { CriGrpcServer } from '../cri/grpc-server.js';
+import { EventBus, type ContainerEventBus } from '../core/events/bus.js';
+import { startMetricsServer, type MetricsServer } from '../core/metrics/http.js';
+import { createMetricsRegistry, type StateCounts } from '../core/metrics/registry.js';
+import { stateName } from '../cri/container-view.js';
+import { StatsService } from '../cri/stats-service.js';
 import { criHandlers } from '../cri/handlers.js';
 import { openCoreServices } from './core-services.js';
 import { RootLock } from './lock.js';
@@ -43,6 +48,12 @@ async function loadNetworkSettings(path: string): Promise<RuntimeNetworkSettings
   } catch {
     return { podCidr: '' };
   }
+}
+
+function countStates<T>(items: readonly T[], state: (item: T) => string): StateCounts {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[state(item)] = (counts[state(item)] ?? 0) + 1;
+  return counts;
 }
 
 async function writeFileAtomic(path: string, data: string): Promise<void> {
@@ -83,6 +94,12 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       podRunDir: (id) => join(config.state, 'sandboxes', id),
       netnsDir: '/var/run/netns',
     };
+    const metrics = createMetricsRegistry({
+      containerStates: () => countStates(runtime.containers.all(), stateName),
+      sandboxStates: () => countStates(runtime.sandboxes.all(), (s) => (s.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY')),
+      onCollectError: (metric, err) => logger.warn('collecting a metric failed', { metric, error: (err as Error).message }),
+    });
+    const events: ContainerEventBus = new EventBus();
     let streaming: StreamingServer | undefined;
     const context: CriContext = {
       runtime,
@@ -100,6 +117,9 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       saveNetworkSettings: () => writeFileAtomic(networkFile, JSON.stringify(network)),
       probeRuntime: () => probeRuntime(config),
       probeNetwork: () => probeNetwork(cni),
+      stats: new StatsService(),
+      events,
+      metrics,
     };
     streaming = new StreamingServer({
       address: config.stream.address,
@@ -112,13 +132,24 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
     await removeStaleSocket(config.address);
     await server.listen(config.address);
     await chmod(config.address, 0o660);
-    logger.info('berthd serving CRI', { streaming: streamingUrl, address: config.address, root: config.root, state: config.state, cgroupDriver: context.cgroupDriver });
+    let metricsServer: MetricsServer | undefined;
+    if (config.metrics.address !== '') {
+      // Metrics are not worth refusing CRI for (a port taken by another daemon): log and go on.
+      metricsServer = await startMetricsServer(metrics.registry, config.metrics.address).catch((err: unknown) => {
+        logger.warn('metrics are not served', { error: (err as Error).message });
+        return undefined;
+      });
+    }
+    logger.info('berthd serving CRI', { streaming: streamingUrl, metrics: metricsServer?.url ?? '', address: config.address, root: config.root, state: config.state, cgroupDriver: context.cgroupDriver });
     let stopping: Promise<void> | undefined;
     return {
       context,
       stop: () => {
         stopping ??= (async () => {
+          // Ends GetContainerEvents streams, so the server's shutdown does not wait on them.
+          events.close();
           await server.shutdown(10_000);
+          await metricsServer?.stop();
           await streaming?.stop();
           await rm(config.address, { force: true });
           core.close();

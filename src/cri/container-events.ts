@@ -1,0 +1,38 @@
+import { once } from 'node:events';
+import type * as grpc from '@grpc/grpc-js';
+import { SubscriberFellBehindError } from '../core/events/bus.js';
+import { ResourceExhaustedError } from '../core/errors.js';
+import type { GetEventsRequest__Output } from '../gen/cri/runtime/v1/GetEventsRequest.js';
+import type { CriContext } from './context.js';
+import { toContainerEventResponse } from './event-publisher.js';
+
+/**
+ * GetContainerEvents: streams every container and pod lifecycle event
+ * published after the call starts. Ends when the client goes away or the
+ * daemon stops; a client too slow to keep up is cut off with
+ * RESOURCE_EXHAUSTED and must re-list, as the kubelet's evented PLEG does.
+ */
+export async function getContainerEvents(ctx: CriContext, _req: GetEventsRequest__Output, call: grpc.ServerWritableStream<object, object>): Promise<void> {
+  const subscription = ctx.events.subscribe();
+  const stop = (): void => subscription.close();
+  call.on('cancelled', stop);
+  call.on('close', stop);
+  try {
+    for await (const event of subscription) {
+      if (call.cancelled) break;
+      if (!call.write(toContainerEventResponse(event))) {
+        // Wait for the transport to take the backlog, or for the client to leave.
+        const waiting = new AbortController();
+        await Promise.race(['drain', 'cancelled', 'close'].map((name) => once(call, name, { signal: waiting.signal }))).catch(() => undefined);
+        waiting.abort();
+      }
+    }
+  } catch (err) {
+    if (err instanceof SubscriberFellBehindError) throw new ResourceExhaustedError(err.message, { cause: err });
+    throw err;
+  } finally {
+    call.off('cancelled', stop);
+    call.off('close', stop);
+    subscription.close();
+  }
+}
