@@ -1,14 +1,23 @@
 import type { BerthConfig } from '../config/schema.js';
-import { findExecutable } from '../core/util/which.js';
+import { resolveExecutable } from '../core/runtime/binary.js';
 import type { CniManager } from '../cni/manager.js';
 import type { ConditionProbe } from '../cri/context.js';
+
+function canExecute(nameOrPath: string): boolean {
+  try {
+    resolveExecutable(nameOrPath);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** RuntimeReady: the default OCI runtime and conmon can be executed. */
 export async function probeRuntime(config: BerthConfig): Promise<ConditionProbe> {
   const handler = config.runtimes[config.default_runtime];
   const missing: string[] = [];
-  if (!handler || !findExecutable(handler.path)) missing.push(`OCI runtime "${handler?.path ?? config.default_runtime}"`);
-  if (!findExecutable('conmon')) missing.push('conmon');
+  if (!handler || !canExecute(handler.path)) missing.push(`OCI runtime "${handler?.path ?? config.default_runtime}"`);
+  if (!canExecute('conmon')) missing.push('conmon');
   if (missing.length > 0) {
     return { ready: false, reason: 'RuntimeBinaryMissing', message: `cannot execute ${missing.join(' and ')}` };
   }

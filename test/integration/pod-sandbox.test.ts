@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { startDaemon } from '../support/daemon.js';
 import { crictl, run } from '../support/exec.js';
+import { httpGet } from '../support/http.js';
 import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
 
 function code(err: unknown): number | undefined {
@@ -15,16 +15,6 @@ function code(err: unknown): number | undefined {
 async function conmonCount(stateDir: string): Promise<number> {
   const res = await run('pgrep', ['-f', `conmon.*${stateDir}`]);
   return res.stdout.split('\n').filter(Boolean).length;
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
 }
 
 describe('pod sandboxes', () => {

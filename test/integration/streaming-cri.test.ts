@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { crictl, run } from '../support/exec.js';
+import { httpGet } from '../support/http.js';
 import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
 
 describe('streaming through berthd (crictl exec / port-forward into real containers)', () => {
   let node: TestNode;
