@@ -25,6 +25,8 @@ function logCall(ctx: CriContext, rpc: string, started: bigint, code: grpc.statu
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
   const fields = { rpc, code: grpcCodeName(code), duration_ms: Math.round(durationMs * 1000) / 1000 };
   ctx.metrics.observeRpc(rpc, fields.code, durationMs / 1000);
+  // winston formats a line before it checks the level: skip the work on the hot path.
+  if (!ctx.logger.isDebugEnabled()) return;
   if (code === grpc.status.OK) ctx.logger.debug('rpc', fields);
   else ctx.logger.debug('rpc', { ...fields, error: details });
 }
