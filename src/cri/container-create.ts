@@ -56,7 +56,7 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
   const config = req.config;
   validate(config);
   const sandbox = lookupById(rt.sandboxes, req.pod_sandbox_id, 'pod sandbox');
-  if ((await liveSandboxState(rt, sandbox)) !== 'SANDBOX_READY') {
+  if (liveSandboxState(rt, sandbox) !== 'SANDBOX_READY') {
     throw new FailedPreconditionError(`pod sandbox ${sandbox.id} is not ready`);
   }
   const podConfig = req.sandbox_config ?? sandboxConfig(sandbox);

@@ -10,7 +10,7 @@ import { lookupById } from './ids.js';
 export async function execSync(ctx: CriContext, req: ExecSyncRequest__Output): Promise<ExecSyncResponse> {
   const rt = ctx.runtime;
   if (req.cmd.length === 0) throw new InvalidArgumentError('cmd must not be empty');
-  const container = await refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
+  const container = refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
   if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
   const sandbox = rt.sandboxes.get(container.sandboxId);
   const runtime = rt.tasks.runtime(sandbox?.runtimeHandler ?? ctx.config.default_runtime);

@@ -8,7 +8,7 @@ import { lookupById } from './ids.js';
 /** Exec: a single-use URL on the streaming server (kubectl exec, crictl exec -it). */
 export async function exec(ctx: CriContext, req: ExecRequest__Output): Promise<ExecResponse> {
   if (req.cmd.length === 0) throw new InvalidArgumentError('cmd must not be empty');
-  const container = await refreshContainer(ctx.runtime, lookupById(ctx.runtime.containers, req.container_id, 'container'));
+  const container = refreshContainer(ctx.runtime, lookupById(ctx.runtime.containers, req.container_id, 'container'));
   if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
   const url = ctx.streaming().getExecUrl({
     containerId: container.id,

@@ -14,7 +14,7 @@ export async function listContainers(ctx: CriContext, req: ListContainersRequest
     if (f?.pod_sandbox_id && !record.sandboxId.startsWith(f.pod_sandbox_id)) continue;
     const labels = containerConfig(record).labels;
     if (f?.label_selector && !Object.entries(f.label_selector).every(([k, v]) => labels[k] === v)) continue;
-    const c = await refreshContainer(rt, record);
+    const c = refreshContainer(rt, record);
     if (f?.state && f.state.state !== stateName(c)) continue;
     out.push(toCriContainer(c));
   }

@@ -8,7 +8,7 @@ import { lookupById } from './ids.js';
 /** kubelet rotated the log file: conmon reopens its log path (a new file appears). */
 export async function reopenContainerLog(ctx: CriContext, req: ReopenContainerLogRequest__Output): Promise<ReopenContainerLogResponse> {
   const rt = ctx.runtime;
-  const container = await refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
+  const container = refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
   if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
   await rt.tasks.reopenLog(container.id);
   return {};

@@ -1,18 +1,19 @@
 import type { ContainerRecord } from '../core/metadata/records.js';
+import type { ObservedExit } from '../core/runtime/exit-monitor.js';
 import type { RuntimeServices } from './runtime-services.js';
 
 /**
- * Brings a running container's record up to date with conmon's exit file
- * (written even while berthd was down): exit code, finish time, reason.
+ * Records an observed exit on a created or running container: exit code,
+ * finish time, reason. Returns the record and whether this call made the
+ * transition (so exactly one caller announces it).
  */
-export async function refreshContainer(rt: RuntimeServices, c: ContainerRecord): Promise<ContainerRecord> {
-  if (c.state !== 'running' && c.state !== 'created') return c;
-  const exit = await rt.tasks.exitInfo(c.id);
-  if (!exit) return c;
-  const oom = await rt.tasks.oomKilled(c.id).catch(() => false);
-  const reason = oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error';
+export function recordContainerExit(rt: RuntimeServices, id: string, exit: ObservedExit): { record: ContainerRecord; transitioned: boolean } | undefined {
+  const current = rt.containers.get(id);
+  if (!current) return undefined;
+  if (current.state !== 'running' && current.state !== 'created') return { record: current, transitioned: false };
+  const reason = exit.oomKilled ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error';
   const exitedAt = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
-  return rt.containers.update(c.id, (r) => ({
+  const record = rt.containers.update(id, (r) => ({
     ...r,
     state: 'exited',
     exitCode: exit.exitCode,
@@ -21,4 +22,17 @@ export async function refreshContainer(rt: RuntimeServices, c: ContainerRecord):
     startedAt: r.startedAt === 0n ? exitedAt : r.startedAt,
     reason,
   }));
+  return { record, transitioned: true };
+}
+
+/**
+ * The container's record brought up to date with its exit, if the exit
+ * monitor has seen one the exit reconciler has not yet applied. A map
+ * lookup: List and Status calls never touch the disk.
+ */
+export function refreshContainer(rt: RuntimeServices, c: ContainerRecord): ContainerRecord {
+  if (c.state !== 'running' && c.state !== 'created') return c;
+  const exit = rt.tasks.exitInfo(c.id);
+  if (!exit) return c;
+  return recordContainerExit(rt, c.id, exit)?.record ?? c;
 }

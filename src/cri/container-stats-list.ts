@@ -19,6 +19,6 @@ export function matchesStatsFilter(record: ContainerRecord, filter: ContainerSta
 export async function listContainerStats(ctx: CriContext, req: ListContainerStatsRequest__Output): Promise<ListContainerStatsResponse> {
   const rt = ctx.runtime;
   const selected = rt.containers.all().filter((c) => matchesStatsFilter(c, req.filter));
-  const stats = await Promise.all(selected.map(async (record) => ctx.stats.containerStats(rt, await refreshContainer(rt, record))));
+  const stats = await Promise.all(selected.map(async (record) => ctx.stats.containerStats(rt, refreshContainer(rt, record))));
   return { stats };
 }

@@ -7,6 +7,6 @@ import { lookupById } from './ids.js';
 /** ContainerStats: usage of one container (cpu and memory only while it runs). */
 export async function containerStats(ctx: CriContext, req: ContainerStatsRequest__Output): Promise<ContainerStatsResponse> {
   const rt = ctx.runtime;
-  const container = await refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
+  const container = refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
   return { stats: await ctx.stats.containerStats(rt, container) };
 }

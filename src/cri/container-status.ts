@@ -7,7 +7,7 @@ import { lookupById } from './ids.js';
 
 export async function containerStatus(ctx: CriContext, req: ContainerStatusRequest__Output): Promise<ContainerStatusResponse> {
   const rt = ctx.runtime;
-  const container = await refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
+  const container = refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
   const info: Record<string, string> = {};
   if (req.verbose) {
     const sandbox = rt.sandboxes.get(container.sandboxId);

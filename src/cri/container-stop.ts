@@ -1,7 +1,7 @@
 import { stopSignal } from '../core/runtime/spec/index.js';
 import type { StopContainerRequest__Output } from '../gen/cri/runtime/v1/StopContainerRequest.js';
 import type { StopContainerResponse } from '../gen/cri/runtime/v1/StopContainerResponse.js';
-import { refreshContainer } from './container-state.js';
+import { recordContainerExit, refreshContainer } from './container-state.js';
 import { containerConfig } from './container-view.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
@@ -18,7 +18,7 @@ export async function stopContainerNow(ctx: CriContext, id: string, timeoutSecon
   await rt.locks.run(id, async () => {
     let container = rt.containers.get(id);
     if (!container) return;
-    container = await refreshContainer(rt, container);
+    container = refreshContainer(rt, container);
     if (container.state !== 'running') return;
     const sandbox = rt.sandboxes.get(container.sandboxId);
     const handler = sandbox?.runtimeHandler ?? ctx.config.default_runtime;
@@ -26,21 +26,19 @@ export async function stopContainerNow(ctx: CriContext, id: string, timeoutSecon
       const imageConfig = await ctx.images.config(container.imageId).catch(() => undefined);
       const signal = stopSignal(imageConfig, containerConfig(container)) as NodeJS.Signals;
       await rt.tasks.kill(id, handler, signal).catch(() => undefined);
-      const exited = await rt.tasks.waitExit(id, timeoutSeconds * 1000).then(
-        () => true,
-        () => false,
-      );
-      if (exited) {
-        await refreshContainer(rt, container);
-        publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_STOPPED_EVENT');
-        return;
-      }
+      if (await exitedWithin(ctx, id, timeoutSeconds * 1000)) return;
     }
     await rt.tasks.kill(id, handler, 'SIGKILL', true).catch(() => undefined);
-    await rt.tasks.waitExit(id, KILL_WAIT_MS).catch(() => undefined);
-    await refreshContainer(rt, container);
-    publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_STOPPED_EVENT');
+    await exitedWithin(ctx, id, KILL_WAIT_MS);
   });
+}
+
+/** Waits for the exit and records it (announcing it unless the exit reconciler already did). */
+async function exitedWithin(ctx: CriContext, id: string, timeoutMs: number): Promise<boolean> {
+  const exit = await ctx.runtime.tasks.waitExit(id, timeoutMs).catch(() => undefined);
+  if (!exit) return false;
+  if (recordContainerExit(ctx.runtime, id, exit)?.transitioned) publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_STOPPED_EVENT');
+  return true;
 }
 
 export async function stopContainer(ctx: CriContext, req: StopContainerRequest__Output): Promise<StopContainerResponse> {

@@ -13,7 +13,7 @@ export async function updateContainerResources(
   req: UpdateContainerResourcesRequest__Output,
 ): Promise<UpdateContainerResourcesResponse> {
   const rt = ctx.runtime;
-  const container = await refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
+  const container = refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
   if (!req.linux) return {};
   await rt.locks.run(container.id, async () => {
     if (container.state === 'running' || container.state === 'created') {

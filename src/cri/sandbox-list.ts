@@ -16,7 +16,7 @@ export async function listPodSandbox(ctx: CriContext, req: ListPodSandboxRequest
   for (const sandbox of rt.sandboxes.all()) {
     if (filter?.id && !sandbox.id.startsWith(filter.id)) continue;
     if (filter?.label_selector && !matchesLabels(sandboxConfig(sandbox).labels, filter.label_selector)) continue;
-    const state = await liveSandboxState(rt, sandbox);
+    const state = liveSandboxState(rt, sandbox);
     if (filter?.state && filter.state.state !== state) continue;
     out.push(toCriSandbox(sandbox, state));
   }

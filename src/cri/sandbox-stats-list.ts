@@ -23,8 +23,8 @@ export async function readyPodsWithContainers(
   const out: { sandbox: SandboxRecord; containers: ContainerRecord[] }[] = [];
   for (const sandbox of rt.sandboxes.all()) {
     if (!matchesSandboxStatsFilter(sandbox, filter)) continue;
-    if ((await liveSandboxState(rt, sandbox)) !== 'SANDBOX_READY') continue;
-    const containers = await Promise.all(rt.containers.all().filter((c) => c.sandboxId === sandbox.id).map((c) => refreshContainer(rt, c)));
+    if (liveSandboxState(rt, sandbox) !== 'SANDBOX_READY') continue;
+    const containers = rt.containers.all().filter((c) => c.sandboxId === sandbox.id).map((c) => refreshContainer(rt, c));
     out.push({ sandbox, containers });
   }
   return out;

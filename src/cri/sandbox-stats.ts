@@ -10,10 +10,10 @@ import { liveSandboxState } from './sandbox-state.js';
 export async function podSandboxStats(ctx: CriContext, req: PodSandboxStatsRequest__Output): Promise<PodSandboxStatsResponse> {
   const rt = ctx.runtime;
   const sandbox = lookupById(rt.sandboxes, req.pod_sandbox_id, 'pod sandbox');
-  if ((await liveSandboxState(rt, sandbox)) !== 'SANDBOX_READY') {
+  if (liveSandboxState(rt, sandbox) !== 'SANDBOX_READY') {
     // As containerd: a stopped pod has no processes, cgroup or network to measure.
     throw new UnavailableError(`pod sandbox ${sandbox.id} is not ready, so it has no stats; list it with ListPodSandbox instead`);
   }
-  const containers = await Promise.all(rt.containers.all().filter((c) => c.sandboxId === sandbox.id).map((c) => refreshContainer(rt, c)));
+  const containers = rt.containers.all().filter((c) => c.sandboxId === sandbox.id).map((c) => refreshContainer(rt, c));
   return { stats: await ctx.stats.sandboxStats(rt, sandbox, containers) };
 }

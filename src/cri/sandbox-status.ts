@@ -8,10 +8,10 @@ import { sandboxConfig, toCriSandboxStatus } from './sandbox-view.js';
 export async function podSandboxStatus(ctx: CriContext, req: PodSandboxStatusRequest__Output): Promise<PodSandboxStatusResponse> {
   const rt = ctx.runtime;
   const sandbox = lookupById(rt.sandboxes, req.pod_sandbox_id, 'pod sandbox');
-  const state = await liveSandboxState(rt, sandbox);
+  const state = liveSandboxState(rt, sandbox);
   const info: Record<string, string> = {};
   if (req.verbose) {
-    const processStatus = state === 'SANDBOX_READY' ? 'running' : (await rt.tasks.exitInfo(sandbox.id)) ? 'exited' : 'unknown';
+    const processStatus = state === 'SANDBOX_READY' ? 'running' : rt.tasks.exitInfo(sandbox.id) ? 'exited' : 'unknown';
     info.info = JSON.stringify({
       pid: sandbox.pid,
       processStatus,

@@ -6,6 +6,7 @@ import { stopContainerNow } from './container-stop.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
+import { recordSandboxExit } from './sandbox-state.js';
 import type { SandboxRecord } from '../core/metadata/records.js';
 
 const PAUSE_EXIT_WAIT_MS = 10_000;
@@ -17,8 +18,7 @@ export async function stopSandbox(ctx: CriContext, sandbox: SandboxRecord): Prom
     await stopContainerNow(ctx, c.id, 0);
   }
   await rt.locks.run(sandbox.id, async () => {
-    const wasReady = rt.sandboxes.get(sandbox.id)?.state === 'ready';
-    if (!(await rt.tasks.exitInfo(sandbox.id))) {
+    if (!rt.tasks.exitInfo(sandbox.id)) {
       const status = await rt.tasks.status(sandbox.id, sandbox.runtimeHandler);
       if (status !== 'unknown' && status !== 'stopped') {
         await rt.tasks.kill(sandbox.id, sandbox.runtimeHandler, 'SIGKILL', true).catch(() => undefined);
@@ -30,8 +30,8 @@ export async function stopSandbox(ctx: CriContext, sandbox: SandboxRecord): Prom
       await removeNetns(sandbox.netnsPath);
     }
     releasePodShm(rt.podRunDir(sandbox.id));
-    rt.sandboxes.update(sandbox.id, (r) => ({ ...r, state: 'notready' }));
-    if (wasReady) publishContainerEvent(ctx, ctx.events, sandbox.id, 'CONTAINER_STOPPED_EVENT');
+    // The exit reconciler may have announced the pause process's exit already.
+    if (recordSandboxExit(rt, sandbox.id)) publishContainerEvent(ctx, ctx.events, sandbox.id, 'CONTAINER_STOPPED_EVENT');
   });
 }
 

@@ -11,7 +11,7 @@ export function streamingBackend(ctx: CriContext): StreamingBackend {
   const rt = ctx.runtime;
   return {
     async exec(containerId, cmd, io) {
-      const container = await refreshContainer(rt, lookupById(rt.containers, containerId, 'container'));
+      const container = refreshContainer(rt, lookupById(rt.containers, containerId, 'container'));
       if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
       const sandbox = rt.sandboxes.get(container.sandboxId);
       const runtime = rt.tasks.runtime(sandbox?.runtimeHandler ?? ctx.config.default_runtime);

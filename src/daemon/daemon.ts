@@ -18,6 +18,7 @@ import { startMetricsServer, type MetricsServer } from '../core/metrics/http.js'
 import { createMetricsRegistry, type StateCounts } from '../core/metrics/registry.js';
 import { stateName } from '../cri/container-view.js';
 import { StatsService } from '../cri/stats-service.js';
+import { reconcileExits } from '../cri/exit-reconciler.js';
 import { criHandlers } from '../cri/handlers.js';
 import { openCoreServices } from './core-services.js';
 import { RootLock } from './lock.js';
@@ -83,7 +84,12 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
     const core = await openCoreServices(config, logger);
     const cgroupDriver = resolveCgroupDriver(config);
     const runtime: RuntimeServices = {
-      tasks: new TaskService({ stateDir: config.state, runtimes: config.runtimes, systemdCgroup: cgroupDriver === 'systemd' }),
+      tasks: new TaskService({
+        stateDir: config.state,
+        runtimes: config.runtimes,
+        systemdCgroup: cgroupDriver === 'systemd',
+        onExitReadError: (id, err) => logger.warn('reading an exit file failed', { id, error: err.message }),
+      }),
       cni,
       snapshots: core.snapshots,
       sandboxes: openSandboxTable(core.db),
@@ -121,6 +127,9 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       events,
       metrics,
     };
+    // Before the first RPC: exits that happened while berthd was down reach the records now.
+    const stopReconciling = reconcileExits(context);
+    await runtime.tasks.exits.start();
     streaming = new StreamingServer({
       address: config.stream.address,
       port: config.stream.port,
@@ -149,6 +158,8 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
           // Ends GetContainerEvents streams, so the server's shutdown does not wait on them.
           events.close();
           await server.shutdown(10_000);
+          stopReconciling();
+          runtime.tasks.exits.close();
           await metricsServer?.stop();
           await streaming?.stop();
           await rm(config.address, { force: true });

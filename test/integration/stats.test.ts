@@ -283,6 +283,47 @@ describe('stats, events and metrics', () => {
     assert.equal(ofPod[3]!.pod_sandbox_status, null, 'a deleted pod has no status');
   });
 
+  it('announces a container that exits on its own, and a pod whose pause process dies, once each', async (t) => {
+    const events: EventMessage[] = [];
+    const stream = node.daemon.cri.openStream('GetContainerEvents', {}) as ClientReadableStream<EventMessage>;
+    stream.on('data', (e: EventMessage) => events.push(e));
+    stream.on('error', () => undefined);
+    t.after(() => stream.cancel());
+    const rt = node.daemon.cri.runtime;
+    const lonePod = podConfig(node);
+    const lonePodId = (await rt.RunPodSandbox({ config: lonePod })).pod_sandbox_id;
+    await waitFor(async () => (events.some((e) => e.container_id === lonePodId) ? true : undefined), 'the stream to carry the new pod');
+    const { container_id: cid } = await rt.CreateContainer({
+      pod_sandbox_id: lonePodId,
+      sandbox_config: lonePod,
+      config: { metadata: { name: 'quitter' }, image: { image: BUSYBOX }, command: ['sh', '-c', 'sleep 0.3; exit 3'] },
+    });
+    await rt.StartContainer({ container_id: cid });
+    const stopped = await waitFor(
+      async () => events.find((e) => e.container_id === cid && e.container_event_type === 'CONTAINER_STOPPED_EVENT'),
+      'the STOPPED event of a container that exited by itself',
+    );
+    assert.equal(stopped.containers_statuses.find((s) => s.id === cid)?.state, 'CONTAINER_EXITED');
+    const status = await rt.ContainerStatus({ container_id: cid });
+    assert.equal(status.status?.exit_code, 3);
+    assert.equal(status.status?.reason, 'Error');
+
+    const inspect = await rt.PodSandboxStatus({ pod_sandbox_id: lonePodId, verbose: true });
+    const pausePid = (JSON.parse(inspect.info.info!) as { pid: number }).pid;
+    process.kill(pausePid, 'SIGKILL');
+    await waitFor(
+      async () => events.find((e) => e.container_id === lonePodId && e.container_event_type === 'CONTAINER_STOPPED_EVENT'),
+      'the pod STOPPED event after its pause process died',
+    );
+    assert.equal((await rt.PodSandboxStatus({ pod_sandbox_id: lonePodId })).status?.state, 'SANDBOX_NOTREADY');
+    await rt.StopPodSandbox({ pod_sandbox_id: lonePodId });
+    await rt.RemovePodSandbox({ pod_sandbox_id: lonePodId });
+    await waitFor(async () => (events.some((e) => e.container_id === lonePodId && e.container_event_type === 'CONTAINER_DELETED_EVENT') ? true : undefined), 'the pod DELETED event');
+    const count = (id: string, type: string) => events.filter((e) => e.container_id === id && e.container_event_type === type).length;
+    assert.equal(count(cid, 'CONTAINER_STOPPED_EVENT'), 1, 'one STOPPED event for the container');
+    assert.equal(count(lonePodId, 'CONTAINER_STOPPED_EVENT'), 1, 'one STOPPED event for the pod, though StopPodSandbox followed');
+  });
+
   it('serves Prometheus metrics on /metrics that count the CRI calls made', async () => {
     const method = 'runtime.v1.RuntimeService/ListContainerStats';
     const ok = `berth_grpc_requests_total{method="${method}",code="OK"}`;

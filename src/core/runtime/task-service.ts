@@ -1,10 +1,11 @@
-import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { Mount } from '../snapshots/snapshotter.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
 import { startMonitoredContainer } from './conmon.js';
-import { readExitFile, waitForExit, type ExitInfo } from './exit-file.js';
+import { ExitMonitor, type ObservedExit } from './exit-monitor.js';
 import type { OciRuntime } from './oci-runtime.js';
 import { RuncRuntime } from './oci-runtime.js';
 import { wasOomKilled } from './oom.js';
@@ -26,6 +27,7 @@ export interface TaskServiceOptions {
   runtimes: Record<string, { path: string }>;
   systemdCgroup: boolean;
   conmonPath?: string;
+  onExitReadError?(id: string, err: Error): void;
 }
 
 /**
@@ -36,9 +38,16 @@ export interface TaskServiceOptions {
 export class TaskService {
   private readonly runtimes = new Map<string, OciRuntime>();
   readonly exitDir: string;
+  /** Every container's exit, kept in memory; start() it before serving. */
+  readonly exits: ExitMonitor;
 
   constructor(private readonly options: TaskServiceOptions) {
     this.exitDir = join(options.stateDir, 'exits');
+    this.exits = new ExitMonitor({
+      exitDir: this.exitDir,
+      oomKilled: (id) => this.oomKilled(id),
+      ...(options.onExitReadError ? { onError: options.onExitReadError } : {}),
+    });
     for (const [name, handler] of Object.entries(options.runtimes)) {
       this.runtimes.set(
         name,
@@ -113,12 +122,13 @@ export class TaskService {
     return state.status === 'creating' ? 'created' : state.status;
   }
 
-  exitInfo(id: string): Promise<ExitInfo | undefined> {
-    return readExitFile(this.exitDir, id);
+  /** The container's exit as last observed, or undefined while it runs. */
+  exitInfo(id: string): ObservedExit | undefined {
+    return this.exits.get(id);
   }
 
-  waitExit(id: string, timeoutMs: number): Promise<ExitInfo> {
-    return waitForExit(this.exitDir, id, timeoutMs);
+  waitExit(id: string, timeoutMs: number): Promise<ObservedExit> {
+    return this.exits.waitFor(id, timeoutMs);
   }
 
   oomKilled(id: string): Promise<boolean> {
@@ -127,9 +137,7 @@ export class TaskService {
 
   /** Asks the container's conmon to reopen its log file (control fifo message 2, as CRI-O sends). */
   async reopenLog(id: string): Promise<void> {
-    const { open } = await import('node:fs/promises');
-    const { constants } = await import('node:fs');
-    const handle = await open(join(this.bundleDir(id), 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
+    const handle = await open(join(this.bundleDir(id), 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
     try {
       await handle.write('2 0 0\n');
     } finally {
@@ -144,6 +152,7 @@ export class TaskService {
     await rm(this.bundleDir(id), { recursive: true, force: true });
     await rm(this.persistDir(id), { recursive: true, force: true });
     await rm(join(this.exitDir, id), { force: true });
+    this.exits.forget(id);
     await rm(join(this.options.stateDir, 'sockets', id), { recursive: true, force: true });
   }
 }
