@@ -5,6 +5,7 @@ import type { SandboxRecord } from '../core/metadata/records.js';
 import { createPodFiles, removePodFiles } from '../core/sandbox/pod-files.js';
 import { buildSandboxSpec, resolveUser } from '../core/runtime/spec/index.js';
 import { chainIds } from '../core/images/chain-id.js';
+import type { ImageConfig } from '../core/images/manifest.js';
 import type { PodSandboxConfig__Output } from '../gen/cri/runtime/v1/PodSandboxConfig.js';
 import type { RunPodSandboxRequest__Output } from '../gen/cri/runtime/v1/RunPodSandboxRequest.js';
 import type { RunPodSandboxResponse } from '../gen/cri/runtime/v1/RunPodSandboxResponse.js';
@@ -13,6 +14,8 @@ import { publishContainerEvent } from './event-publisher.js';
 import { newId, nowNanos } from './ids.js';
 import { ensureImage } from './image-ensure.js';
 import { readImageFile } from './image-files.js';
+
+type UndoSteps = (() => Promise<void> | void)[];
 
 /** The name a sandbox reserves: two RunPodSandbox calls with the same metadata conflict. */
 export function sandboxName(config: PodSandboxConfig__Output): string {
@@ -34,9 +37,9 @@ function validate(config: PodSandboxConfig__Output | null): asserts config is Po
 }
 
 /**
- * RunPodSandbox: reserve the name, pin a network namespace and run the CNI
- * chain, write the pod's files, then create and start the pause container
- * under conmon. Each step is undone if a later one fails.
+ * RunPodSandbox: reserve the name and pin a network namespace; then run the
+ * CNI chain while the pod's files are written and the pause container is
+ * created and started under conmon. Each step is undone if any fails.
  */
 export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> {
   const config = req.config;
@@ -75,84 +78,27 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
     throw err;
   }
 
-  const undo: (() => Promise<void> | void)[] = [() => rt.sandboxes.delete(id)];
+  const undo: UndoSteps = [() => rt.sandboxes.delete(id)];
   try {
     return await rt.locks.run(id, async () => {
       const image = await ensureImage(ctx, ctx.config.sandbox_image);
       const imageConfig = await ctx.images.config(image.id);
 
       let netnsPath = '';
-      let ips: string[] = [];
       if (!hostNetwork) {
         const netns = await createNetns(undefined, rt.netnsDir);
         netnsPath = netns.path;
         undo.push(() => removeNetns(netns.path));
-        const network = await rt.cni.setUpPod({
-          podId: id,
-          netnsPath,
-          name: config.metadata!.name,
-          namespace: config.metadata!.namespace,
-          uid: config.metadata!.uid,
-          portMappings: config.port_mappings.map((p) => ({
-            hostPort: p.host_port,
-            containerPort: p.container_port,
-            protocol: p.protocol.toLowerCase(),
-            hostIP: p.host_ip,
-          })),
-          ...(config.dns_config
-            ? { dns: { servers: config.dns_config.servers, searches: config.dns_config.searches, options: config.dns_config.options } }
-            : {}),
-        });
-        undo.push(() => rt.cni.tearDownPod({ podId: id, netnsPath }));
-        ips = network.ips.map((ip) => ip.address);
       }
-
-      const files = await createPodFiles({
-        dir: rt.podDir(id),
-        runDir: rt.podRunDir(id),
-        hostname: config.hostname,
-        hostNetwork,
-        hostIpc,
-        ...(config.dns_config ? { dns: config.dns_config } : {}),
-      });
-      undo.push(() => removePodFiles(rt.podDir(id), rt.podRunDir(id)));
-
-      const chain = chainIds(imageConfig.rootfs.diff_ids);
-      const mounts = await rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/sandbox': id });
-      undo.push(() => rt.snapshots.remove(id));
-      const layerDirs = rt.snapshots.layerDirs(id);
-      const sc = config.linux?.security_context ?? null;
-      const user = resolveUser({
-        criUser: {
-          ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),
-          ...(sc?.run_as_group ? { gid: Number(sc.run_as_group.value) } : {}),
-        },
-        imageUser: imageConfig.config.User ?? '',
-        passwd: await readImageFile(layerDirs, 'etc/passwd'),
-        group: await readImageFile(layerDirs, 'etc/group'),
-        supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
-        policy: 'Merge',
-      });
-      const spec = buildSandboxSpec({
-        id,
-        config,
-        imageConfig,
-        imageName: ctx.config.sandbox_image,
-        user,
-        rootfsPath: 'rootfs',
-        ...(netnsPath ? { netnsPath } : {}),
-        ...(files.shmPath ? { shmPath: files.shmPath } : {}),
-        host: rt.host,
-      });
-      const { pid } = await rt.tasks.create({
-        id,
-        handler,
-        spec: spec as unknown as Record<string, unknown>,
-        rootfs: mounts,
-        logPath: join(rt.podRunDir(id), 'pause.log'),
-      });
-      undo.push(() => rt.tasks.delete(id, handler));
-      await rt.tasks.start(id, handler);
+      // The pause process only holds the namespaces: it can start while CNI wires the pinned netns.
+      const [network, pause] = await Promise.allSettled([
+        hostNetwork ? Promise.resolve([]) : setUpPodNetwork(ctx, id, config, netnsPath, undo),
+        startPause(ctx, { id, handler, config, imageConfig, netnsPath, hostNetwork, hostIpc }, undo),
+      ]);
+      if (network.status === 'rejected') throw network.reason;
+      if (pause.status === 'rejected') throw pause.reason;
+      const ips = network.value;
+      const pid = pause.value;
 
       rt.sandboxes.update(id, (r) => ({ ...r, state: 'ready', netnsPath, ips, pid, imageId: image.id }));
       ctx.logger.info('pod sandbox ready', { id, name, ips, pid });
@@ -170,4 +116,88 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
     }
     throw err;
   }
+}
+
+/** Runs the CNI chain in the pod's pinned netns; returns the pod IPs. */
+async function setUpPodNetwork(ctx: CriContext, id: string, config: PodSandboxConfig__Output, netnsPath: string, undo: UndoSteps): Promise<string[]> {
+  const rt = ctx.runtime;
+  const network = await rt.cni.setUpPod({
+    podId: id,
+    netnsPath,
+    name: config.metadata!.name,
+    namespace: config.metadata!.namespace,
+    uid: config.metadata!.uid,
+    portMappings: config.port_mappings.map((p) => ({
+      hostPort: p.host_port,
+      containerPort: p.container_port,
+      protocol: p.protocol.toLowerCase(),
+      hostIP: p.host_ip,
+    })),
+    ...(config.dns_config ? { dns: { servers: config.dns_config.servers, searches: config.dns_config.searches, options: config.dns_config.options } } : {}),
+  });
+  undo.push(() => rt.cni.tearDownPod({ podId: id, netnsPath }));
+  return network.ips.map((ip) => ip.address);
+}
+
+interface PauseOptions {
+  id: string;
+  handler: string;
+  config: PodSandboxConfig__Output;
+  imageConfig: ImageConfig;
+  netnsPath: string;
+  hostNetwork: boolean;
+  hostIpc: boolean;
+}
+
+/** Writes the pod's files, prepares the pause rootfs, creates and starts the pause container; returns its pid. */
+async function startPause(ctx: CriContext, o: PauseOptions, undo: UndoSteps): Promise<number> {
+  const rt = ctx.runtime;
+  const { id, config, imageConfig } = o;
+  const files = await createPodFiles({
+    dir: rt.podDir(id),
+    runDir: rt.podRunDir(id),
+    hostname: config.hostname,
+    hostNetwork: o.hostNetwork,
+    hostIpc: o.hostIpc,
+    ...(config.dns_config ? { dns: config.dns_config } : {}),
+  });
+  undo.push(() => removePodFiles(rt.podDir(id), rt.podRunDir(id)));
+
+  const chain = chainIds(imageConfig.rootfs.diff_ids);
+  const mounts = await rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/sandbox': id });
+  undo.push(() => rt.snapshots.remove(id));
+  const layerDirs = rt.snapshots.layerDirs(id);
+  const sc = config.linux?.security_context ?? null;
+  const user = resolveUser({
+    criUser: {
+      ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),
+      ...(sc?.run_as_group ? { gid: Number(sc.run_as_group.value) } : {}),
+    },
+    imageUser: imageConfig.config.User ?? '',
+    passwd: await readImageFile(layerDirs, 'etc/passwd'),
+    group: await readImageFile(layerDirs, 'etc/group'),
+    supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
+    policy: 'Merge',
+  });
+  const spec = buildSandboxSpec({
+    id,
+    config,
+    imageConfig,
+    imageName: ctx.config.sandbox_image,
+    user,
+    rootfsPath: 'rootfs',
+    ...(o.netnsPath ? { netnsPath: o.netnsPath } : {}),
+    ...(files.shmPath ? { shmPath: files.shmPath } : {}),
+    host: rt.host,
+  });
+  const { pid } = await rt.tasks.create({
+    id,
+    handler: o.handler,
+    spec: spec as unknown as Record<string, unknown>,
+    rootfs: mounts,
+    logPath: join(rt.podRunDir(id), 'pause.log'),
+  });
+  undo.push(() => rt.tasks.delete(id, o.handler));
+  await rt.tasks.start(id, o.handler);
+  return pid;
 }
