@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerDirs } from '../core/snapshots/overlay.js';
 
@@ -8,7 +8,6 @@ import type { LayerDirs } from '../core/snapshots/overlay.js';
  * hides lower copies.
  */
 export async function readImageFile(dirs: LayerDirs, path: string): Promise<string | undefined> {
-  const { lstat } = await import('node:fs/promises');
   for (const dir of [dirs.upper, ...dirs.lowers]) {
     const full = join(dir, path);
     try {

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { runCommand, type CommandResult } from './command.js';
 import { isNotFound, runtimeFailure } from './runtime-errors.js';
+import type { LinuxResources } from './spec/oci-types.js';
 
 /** Status values of the OCI runtime state (runtime-spec "state" operation). */
 export type RuntimeStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -15,33 +16,6 @@ export interface RuntimeState {
   /** RFC 3339 creation time as reported by the runtime, when it reports one. */
   created?: string;
   annotations?: Record<string, string>;
-}
-
-/** The subset of OCI `linux.resources` that `update` can change. Fields follow the runtime spec. */
-export interface LinuxResources {
-  memory?: {
-    limit?: number;
-    reservation?: number;
-    swap?: number;
-    kernel?: number;
-    kernelTCP?: number;
-    swappiness?: number;
-    disableOOMKiller?: boolean;
-  };
-  cpu?: {
-    shares?: number;
-    quota?: number;
-    period?: number;
-    realtimeRuntime?: number;
-    realtimePeriod?: number;
-    cpus?: string;
-    mems?: string;
-  };
-  pids?: { limit: number };
-  blockIO?: { weight?: number; leafWeight?: number };
-  hugepageLimits?: Array<{ pageSize: string; limit: number }>;
-  /** cgroup v2 key/value files, e.g. { "memory.high": "100M" }. */
-  unified?: Record<string, string>;
 }
 
 export interface DeleteOptions {

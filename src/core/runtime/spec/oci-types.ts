@@ -2,7 +2,6 @@
  * The subset of the OCI runtime spec (v1.0.2, config.json) that berth writes.
  * Field names follow the spec exactly so the object serialises as-is.
  */
-import type { LinuxResources as RuntimeUpdateResources } from '../oci-runtime.js';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -200,7 +199,3 @@ export interface Linux {
   readonlyPaths?: string[];
   mountLabel?: string;
 }
-
-// Compile-time proof that our resources can be handed to `OciRuntime.update` unchanged.
-type Assignable<T extends U, U> = T;
-export type ResourcesCompatibleWithUpdate = Assignable<Omit<LinuxResources, 'devices'>, RuntimeUpdateResources>;
