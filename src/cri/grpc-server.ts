@@ -112,6 +112,7 @@ export class CriGrpcServer {
       // kubelet sends and accepts messages up to 16 MiB (ListContainers on a busy node).
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
       'grpc.max_send_message_length': 16 * 1024 * 1024,
+      'grpc.enable_channelz': 0,
     });
     const proto = loadCriProto();
     const v1 = proto.runtime.v1;
