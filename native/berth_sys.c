@@ -2,6 +2,7 @@
  * berth_sys: the few Linux syscalls Node does not expose (mknod, xattrs, mount).
  * Every function is synchronous; failures throw an Error carrying `code`
  * (errno name, e.g. "EPERM"), `errno` (number) and `syscall`.
+ * Descriptor I/O (seqpacket sockets, ptys, readiness polling) is in berth_fdio.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,10 +16,9 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <node_api.h>
+#include "berth_common.h"
 
-#define MAX_ARGS 5
-
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
   const char *name = strerrorname_np(err);
   char code_buf[32];
   if (name == NULL) {
@@ -48,13 +48,13 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
   return NULL;
 }
 
-static int type_error(napi_env env, const char *msg) {
+int type_error(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
   return -1;
 }
 
 /* Copies a JS string argument into a freshly malloc'd C string (caller frees). */
-static int get_string(napi_env env, napi_value v, const char *what, char **out) {
+int get_string(napi_env env, napi_value v, const char *what, char **out) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
     char msg[128];
@@ -77,7 +77,7 @@ static int get_string(napi_env env, napi_value v, const char *what, char **out) 
   return 0;
 }
 
-static int get_uint32(napi_env env, napi_value v, const char *what, uint32_t *out) {
+int get_uint32(napi_env env, napi_value v, const char *what, uint32_t *out) {
   if (napi_get_value_uint32(env, v, out) != napi_ok) {
     char msg[128];
     snprintf(msg, sizeof msg, "%s must be a number", what);
@@ -86,11 +86,11 @@ static int get_uint32(napi_env env, napi_value v, const char *what, uint32_t *ou
   return 0;
 }
 
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = MAX_ARGS;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < want) {
-    char msg[64];
+    char msg[96];
     snprintf(msg, sizeof msg, "expected %zu arguments, got %zu", want, argc);
     return type_error(env, msg);
   }
@@ -303,6 +303,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  berth_fdio_register(env, exports);
   return exports;
 }
 

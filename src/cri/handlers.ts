@@ -6,6 +6,7 @@ import { listMetricDescriptors } from './metric-descriptors-list.js';
 import { listPodSandboxMetrics } from './sandbox-metrics-list.js';
 import { podSandboxStats } from './sandbox-stats.js';
 import { listPodSandboxStats } from './sandbox-stats-list.js';
+import { attach } from './container-attach.js';
 import { exec } from './container-exec.js';
 import { execSync } from './container-exec-sync.js';
 import { portForward } from './sandbox-port-forward.js';
@@ -54,6 +55,7 @@ export function criHandlers(): CriHandlers {
         ListContainers: listContainers,
         ExecSync: execSync,
         Exec: exec,
+        Attach: attach,
         PortForward: portForward,
         UpdateContainerResources: updateContainerResources,
         ReopenContainerLog: reopenContainerLog,

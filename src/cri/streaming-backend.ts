@@ -1,24 +1,43 @@
 import { forwardIntoNetns } from '../cni/port-forward.js';
-import { FailedPreconditionError, UnavailableError } from '../core/errors.js';
+import { FailedPreconditionError } from '../core/errors.js';
+import type { ContainerRecord } from '../core/metadata/records.js';
+import { attachContainer } from '../core/runtime/attach.js';
 import { execStream } from '../core/runtime/exec.js';
 import { refreshContainer } from './container-state.js';
+import { containerConfig } from './container-view.js';
 import type { CriContext } from './context.js';
 import { lookupById } from './ids.js';
 import type { StreamingBackend } from './streaming/backend.js';
 
-/** What the streaming server runs: exec through runc, port-forward into the pod's netns. */
+/** What the streaming server runs: exec through runc, attach through conmon, port-forward into the pod's netns. */
 export function streamingBackend(ctx: CriContext): StreamingBackend {
   const rt = ctx.runtime;
+  const runningContainer = (containerId: string): ContainerRecord => {
+    const container = refreshContainer(rt, lookupById(rt.containers, containerId, 'container'));
+    if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
+    return container;
+  };
   return {
     async exec(containerId, cmd, io) {
-      const container = refreshContainer(rt, lookupById(rt.containers, containerId, 'container'));
-      if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
+      const container = runningContainer(containerId);
       const sandbox = rt.sandboxes.get(container.sandboxId);
       const runtime = rt.tasks.runtime(sandbox?.runtimeHandler ?? ctx.config.default_runtime);
       return execStream(runtime, container.id, cmd, io);
     },
-    async attach() {
-      throw new UnavailableError('attach is not implemented by berth yet');
+    async attach(containerId, io) {
+      const container = runningContainer(containerId);
+      const config = containerConfig(container);
+      await attachContainer(
+        {
+          id: container.id,
+          socketPath: rt.tasks.attachSocketPath(container.id),
+          controlPath: rt.tasks.controlPath(container.id),
+          tty: config.tty === true,
+          stdin: config.stdin === true,
+          stdinOnce: config.stdin_once === true,
+        },
+        { ...io, warn: (message) => ctx.logger.warn(message, { container: container.id }) },
+      );
     },
     async portForward(podSandboxId, port, stream, signal) {
       const sandbox = lookupById(rt.sandboxes, podSandboxId, 'pod sandbox');

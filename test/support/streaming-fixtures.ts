@@ -24,7 +24,7 @@ export class HostBackend implements StreamingBackend {
 
   async exec(_containerId: string, cmd: string[], io: StreamIO): Promise<number> {
     this.execCalls++;
-    io.resize?.on('resize', (size: TerminalSize) => this.resizes.push(size));
+    io.resize?.subscribe((size: TerminalSize) => this.resizes.push(size));
     const child = spawn(cmd[0]!, cmd.slice(1), { stdio: [io.stdin ? 'pipe' : 'ignore', io.stdout ? 'pipe' : 'ignore', io.stderr ? 'pipe' : 'ignore'] });
     const onAbort = (): void => {
       this.aborts++;
@@ -50,7 +50,7 @@ export class HostBackend implements StreamingBackend {
   async attach(_containerId: string, io: StreamIO): Promise<void> {
     io.stdout?.write('attached\n');
     if (!io.stdin) return;
-    io.resize?.on('resize', (size: TerminalSize) => this.resizes.push(size));
+    io.resize?.subscribe((size: TerminalSize) => this.resizes.push(size));
     for await (const chunk of io.stdin) {
       io.stdout?.write(Buffer.from(String(chunk).toUpperCase()));
       if (io.signal.aborted) break;

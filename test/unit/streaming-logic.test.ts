@@ -7,7 +7,7 @@ import { expectedStreamTypes } from '../../src/cri/streaming/remotecommand.js';
 import { RequestCache, TooManyPendingRequestsError } from '../../src/cri/streaming/request-cache.js';
 import { StreamingServer } from '../../src/cri/streaming/server.js';
 import { encodeStatus, exitErrorText, internalErrorStatus, nonZeroExitStatus, successStatus } from '../../src/cri/streaming/status.js';
-import { TerminalSizeDecoder } from '../../src/cri/streaming/terminal-size.js';
+import { TerminalResizes, TerminalSizeDecoder } from '../../src/cri/streaming/terminal-size.js';
 
 describe('Kubernetes Status documents', () => {
   it('match kubelet byte for byte', () => {
@@ -54,6 +54,29 @@ describe('request cache', () => {
     now = 100;
     assert.equal(cache.size, 0);
     assert.ok(cache.insert({ kind: 'portforward', request: { podSandboxId: 'c' } }));
+  });
+});
+
+describe('terminal resizes', () => {
+  it('replays the newest size to a late subscriber, then reports every change until unsubscribed', () => {
+    const resizes = new TerminalResizes();
+    const early: Array<{ width: number; height: number }> = [];
+    resizes.subscribe((size) => early.push(size));
+    resizes.push({ width: 80, height: 24 });
+    resizes.push({ width: 100, height: 30 });
+    const late: Array<{ width: number; height: number }> = [];
+    const unsubscribe = resizes.subscribe((size) => late.push(size));
+    resizes.push({ width: 120, height: 40 });
+    unsubscribe();
+    resizes.push({ width: 1, height: 1 });
+    assert.deepEqual(late, [{ width: 100, height: 30 }, { width: 120, height: 40 }]);
+    assert.equal(early.length, 4);
+  });
+
+  it('tells a subscriber nothing before the first size arrives', () => {
+    const seen: unknown[] = [];
+    new TerminalResizes().subscribe((size) => seen.push(size));
+    assert.deepEqual(seen, []);
   });
 });
 

@@ -1,10 +1,15 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeadlineExceededError } from '../errors.js';
 import type { OciRuntime } from './oci-runtime.js';
+import { FdStream } from '../sys/fd-stream.js';
+import { openPty, setWindowSize } from '../sys/native.js';
 import { resolveExecutable } from './binary.js';
+import type { TerminalResizeSource } from './terminal.js';
 
 export interface ExecSyncResult {
   exitCode: number;
@@ -84,40 +89,149 @@ export interface ExecStreamIO {
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
   tty: boolean;
+  /** The client's terminal size changes (tty only). */
+  resize?: TerminalResizeSource;
   signal: AbortSignal;
 }
 
+/** Most of runc's own messages kept when it runs on a terminal (they are shown if the exec fails). */
+const RUNTIME_MESSAGE_LIMIT = 64 * 1024;
+/**
+ * After runc exits the terminal is read to its end (EIO once no slave is
+ * open). Should something else still hold the slave, the terminal is closed
+ * once no output has come for this long.
+ */
+const TERMINAL_IDLE_MS = 5_000;
+
 /**
  * Runs a command in a running container wired to streams (kubectl exec).
- * With a tty, runc allocates the pseudo-terminal and relays it. When the
- * client goes away (signal), the exec'd process is killed.
+ * When the client goes away (signal), the exec'd process is killed.
  */
 export async function execStream(runtime: OciRuntime, id: string, cmd: string[], io: ExecStreamIO): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-exec-'));
   const pidFile = join(dir, 'pid');
   try {
-    const args = [...runtime.globalArgs(), 'exec', '--pid-file', pidFile, ...(io.tty ? ['-t'] : []), id, ...cmd];
-    const child = spawn(resolveExecutable(runtime.path), args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    if (io.stdin) io.stdin.pipe(child.stdin);
-    else child.stdin.end();
-    if (io.stdout) child.stdout.pipe(io.stdout, { end: false });
-    else child.stdout.resume();
-    if (io.stderr) child.stderr.pipe(io.stderr, { end: false });
-    else child.stderr.resume();
-    const onAbort = () => {
-      void readFile(pidFile, 'utf8')
-        .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
-        .catch(() => child.kill('SIGKILL'));
-    };
-    io.signal.addEventListener('abort', onAbort, { once: true });
-    const code = await new Promise<number>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (c, signal) => resolve(c ?? (signal ? 137 : 1)));
-    });
-    io.signal.removeEventListener('abort', onAbort);
-    if (io.stdin) io.stdin.unpipe(child.stdin);
-    return code;
+    const binary = resolveExecutable(runtime.path);
+    const args = [...runtime.globalArgs(), 'exec', '--pid-file', pidFile, ...(io.tty ? ['--tty'] : []), id, ...cmd];
+    return io.tty ? await execOnTerminal(binary, args, pidFile, io) : await execOnPipes(binary, args, pidFile, io);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Kills the exec'd process (through runc's pid file) when the client goes away. */
+function killOnAbort(signal: AbortSignal, pidFile: string, child: ChildProcess): () => void {
+  const onAbort = (): void => {
+    void readFile(pidFile, 'utf8')
+      .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
+      .catch(() => child.kill('SIGKILL'));
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
+/** Resolves when `ended` does, or once the stream has carried no data for idleMs. */
+function endedOrIdle(stream: FdStream, ended: Promise<unknown>, idleMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let timer = setTimeout(finish, idleMs);
+    const onData = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(finish, idleMs);
+    };
+    function finish(): void {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      resolve();
+    }
+    stream.on('data', onData);
+    void ended.then(finish);
+  });
+}
+
+/** Resolves once the child has exited and its stdio pipes are read to their end ('close'). */
+function exitCode(child: ChildProcess): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c, signal) => resolve(c ?? (signal ? 137 : 1)));
+  });
+}
+
+async function execOnPipes(binary: string, args: string[], pidFile: string, io: ExecStreamIO): Promise<number> {
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  if (io.stdin) io.stdin.pipe(child.stdin);
+  else child.stdin.end();
+  if (io.stdout) child.stdout.pipe(io.stdout, { end: false });
+  else child.stdout.resume();
+  if (io.stderr) child.stderr.pipe(io.stderr, { end: false });
+  else child.stderr.resume();
+  const stopKilling = killOnAbort(io.signal, pidFile, child);
+  try {
+    return await exitCode(child);
+  } finally {
+    stopKilling();
+    if (io.stdin) io.stdin.unpipe(child.stdin);
+  }
+}
+
+/**
+ * With a terminal, runc runs on a pseudo-terminal of ours: runc takes it as
+ * its host console, sets it raw and relays it to the container's own
+ * terminal. A resize sets our terminal's size and sends runc SIGWINCH, on
+ * which runc copies the size to the container's terminal (the same way
+ * `runc exec -t` follows the window of a person's terminal). runc's own
+ * messages (JSON log lines) go to a pipe and are shown only if it fails.
+ */
+async function execOnTerminal(binary: string, args: string[], pidFile: string, io: ExecStreamIO): Promise<number> {
+  const pty = openPty();
+  let child: ChildProcess | undefined;
+  const unsubscribe = io.resize?.subscribe((size) => {
+    try {
+      setWindowSize(pty.master, size.height, size.width);
+      if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGWINCH');
+    } catch {
+      // The terminal is closing: nothing left to resize.
+    }
+  });
+  let master: FdStream;
+  try {
+    master = new FdStream(pty.master, { endWrite: 'none', eioIsEnd: true });
+  } catch (err) {
+    unsubscribe?.();
+    closeSync(pty.slave);
+    throw err;
+  }
+  master.on('error', () => undefined);
+  const masterEnded = once(master, 'end').catch(() => undefined);
+  let runtimeMessages = '';
+  try {
+    try {
+      child = spawn(binary, args, { stdio: [pty.slave, pty.slave, 'pipe'] });
+    } finally {
+      // runc holds the terminal now; the master reads EIO once runc (the last holder) is gone.
+      closeSync(pty.slave);
+    }
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (runtimeMessages.length < RUNTIME_MESSAGE_LIMIT) runtimeMessages += chunk.toString('utf8');
+    });
+    if (io.stdout) master.pipe(io.stdout, { end: false });
+    else master.resume();
+    // A terminal has no end of input to pass on: the command ends when it exits or the client goes away.
+    io.stdin?.pipe(master, { end: false });
+    const stopKilling = killOnAbort(io.signal, pidFile, child);
+    try {
+      const code = await exitCode(child);
+      await endedOrIdle(master, masterEnded, TERMINAL_IDLE_MS);
+      if (code !== 0 && runtimeMessages.trim() && io.stdout) {
+        io.stdout.write(stripRuntimeLog(Buffer.from(runtimeMessages)).toString('utf8').trim() + '\r\n');
+      }
+      return code;
+    } finally {
+      stopKilling();
+    }
+  } finally {
+    unsubscribe?.();
+    io.stdin?.unpipe(master);
+    if (io.stdout) master.unpipe(io.stdout);
+    master.destroy();
   }
 }

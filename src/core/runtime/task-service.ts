@@ -1,10 +1,10 @@
-import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { Mount } from '../snapshots/snapshotter.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
 import { startMonitoredContainer } from './conmon.js';
+import { REOPEN_LOGS_MESSAGE, sendControlMessage } from './conmon-control.js';
 import { ExitMonitor, type ObservedExit } from './exit-monitor.js';
 import type { OciRuntime } from './oci-runtime.js';
 import { RuncRuntime } from './oci-runtime.js';
@@ -40,9 +40,11 @@ export class TaskService {
   readonly exitDir: string;
   /** Every container's exit, kept in memory; start() it before serving. */
   readonly exits: ExitMonitor;
+  private readonly socketDir: string;
 
   constructor(private readonly options: TaskServiceOptions) {
     this.exitDir = join(options.stateDir, 'exits');
+    this.socketDir = join(options.stateDir, 'sockets');
     this.exits = new ExitMonitor({
       exitDir: this.exitDir,
       oomKilled: (id) => this.oomKilled(id),
@@ -80,7 +82,7 @@ export class TaskService {
     await mkdir(bundle, { recursive: true, mode: 0o711 });
     await mkdir(this.exitDir, { recursive: true });
     await mkdir(this.persistDir(opts.id), { recursive: true });
-    await mkdir(join(this.options.stateDir, 'sockets'), { recursive: true });
+    await mkdir(this.socketDir, { recursive: true });
     await mountAll(opts.rootfs, rootfs);
     try {
       const spec = { ...opts.spec, root: { path: 'rootfs', readonly: opts.spec.root?.readonly ?? false } };
@@ -94,7 +96,7 @@ export class TaskService {
         ...(this.options.conmonPath ? { conmonPath: this.options.conmonPath } : {}),
         exitDir: this.exitDir,
         persistDir: this.persistDir(opts.id),
-        socketDir: join(this.options.stateDir, 'sockets'),
+        socketDir: this.socketDir,
         logPath: opts.logPath,
         terminal: opts.terminal ?? false,
         stdin: opts.stdin ?? false,
@@ -136,13 +138,18 @@ export class TaskService {
   }
 
   /** Asks the container's conmon to reopen its log file (control fifo message 2, as CRI-O sends). */
-  async reopenLog(id: string): Promise<void> {
-    const handle = await open(join(this.bundleDir(id), 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-    try {
-      await handle.write('2 0 0\n');
-    } finally {
-      await handle.close();
-    }
+  reopenLog(id: string): Promise<void> {
+    return sendControlMessage(this.controlPath(id), REOPEN_LOGS_MESSAGE);
+  }
+
+  /** conmon's control fifo for the container: terminal resizes and log reopening. */
+  controlPath(id: string): string {
+    return join(this.bundleDir(id), 'ctl');
+  }
+
+  /** conmon's attach socket (SOCK_SEQPACKET), reached through the short symlink conmon makes under the socket dir. */
+  attachSocketPath(id: string): string {
+    return join(this.socketDir, id, 'attach');
   }
 
   /** Removes the container from the runtime and everything on disk; idempotent. */
@@ -153,6 +160,6 @@ export class TaskService {
     await rm(this.persistDir(id), { recursive: true, force: true });
     await rm(join(this.exitDir, id), { force: true });
     this.exits.forget(id);
-    await rm(join(this.options.stateDir, 'sockets', id), { recursive: true, force: true });
+    await rm(join(this.socketDir, id), { recursive: true, force: true });
   }
 }

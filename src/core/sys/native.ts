@@ -1,7 +1,8 @@
 /**
- * Typed access to the berth_sys N-API addon (native/berth_sys.c): the Linux
- * syscalls Node lacks. Every call is synchronous and throws a SysError whose
- * `code` is the errno name (EPERM, ENOENT, ...) and `syscall` the call name.
+ * Typed access to the berth_sys N-API addon (native/berth_sys.c, berth_fdio.c):
+ * the Linux syscalls Node lacks. Every call is synchronous and never blocks on
+ * I/O; failures throw a SysError whose `code` is the errno name (EPERM,
+ * ENOENT, ...) and `syscall` the call name.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,6 +24,29 @@ interface BerthSysAddon {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
   flock(fd: number, operation: number): void;
+  seqpacketConnect(path: string): number;
+  openPty(): Pty;
+  setWindowSize(fd: number, rows: number, cols: number): void;
+  getWindowSize(fd: number): { rows: number; cols: number };
+  shutdown(fd: number, how: number): void;
+  readFd(fd: number, maxBytes: number): Buffer | null | undefined;
+  writeFd(fd: number, data: Buffer): number;
+  watchFd(fd: number, callback: (status: number, events: number) => void): FdWatcher;
+  setWatchEvents(watcher: FdWatcher, events: number): void;
+  closeWatch(watcher: FdWatcher): void;
+}
+
+/** A new pseudo-terminal: master (non-blocking) and slave descriptors, both close-on-exec. */
+export interface Pty {
+  master: number;
+  slave: number;
+  /** /dev/pts/N */
+  path: string;
+}
+
+/** Opaque handle of a descriptor watcher (a libuv poll handle on Node's event loop). */
+export interface FdWatcher {
+  readonly __brand: 'FdWatcher';
 }
 
 // mount(2) flags (values from <sys/mount.h>).
@@ -123,6 +147,72 @@ export const LOCK_UN = 8;
 /** flock(2) on an open file descriptor; with LOCK_NB a held lock fails with EWOULDBLOCK. */
 export function flock(fd: number, operation: number): void {
   load().flock(fd, operation);
+}
+
+/**
+ * Connects a non-blocking SOCK_SEQPACKET unix socket (Node's net module only
+ * does SOCK_STREAM). Paths longer than the 108-byte socket address limit work.
+ * Returns the descriptor; the caller closes it.
+ */
+export function seqpacketConnect(path: string): number {
+  return load().seqpacketConnect(path);
+}
+
+/** Opens a pseudo-terminal pair. */
+export function openPty(): Pty {
+  return load().openPty();
+}
+
+/** TIOCSWINSZ: sets a terminal's size; its foreground process group gets SIGWINCH. */
+export function setWindowSize(fd: number, rows: number, cols: number): void {
+  load().setWindowSize(fd, rows, cols);
+}
+
+/** TIOCGWINSZ */
+export function getWindowSize(fd: number): { rows: number; cols: number } {
+  return load().getWindowSize(fd);
+}
+
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+
+/** shutdown(2) on a socket descriptor. */
+export function shutdown(fd: number, how: number): void {
+  load().shutdown(fd, how);
+}
+
+/** One read(2) (one datagram on a seqpacket socket): null at end of file, undefined when it would block. */
+export function readFd(fd: number, maxBytes: number): Buffer | null | undefined {
+  return load().readFd(fd, maxBytes);
+}
+
+/** One write(2): bytes written, or -1 when it would block. */
+export function writeFd(fd: number, data: Buffer): number {
+  return load().writeFd(fd, data);
+}
+
+export const WATCH_READABLE = 1;
+export const WATCH_WRITABLE = 2;
+export const WATCH_DISCONNECT = 4;
+
+/**
+ * Watches a descriptor on Node's event loop (idle until setWatchEvents).
+ * callback(status, events): status 0 or a negative errno, events the
+ * WATCH_* bits that are ready. Close with closeWatch before closing the fd.
+ */
+export function watchFd(fd: number, callback: (status: number, events: number) => void): FdWatcher {
+  return load().watchFd(fd, callback);
+}
+
+/** Which WATCH_* events to report; 0 pauses the watcher. */
+export function setWatchEvents(watcher: FdWatcher, events: number): void {
+  load().setWatchEvents(watcher, events);
+}
+
+/** Stops a watcher for good (the descriptor stays open). */
+export function closeWatch(watcher: FdWatcher): void {
+  load().closeWatch(watcher);
 }
 
 /** Narrows an unknown thrown value to a SysError with the given errno name. */

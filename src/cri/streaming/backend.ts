@@ -1,23 +1,20 @@
-import type { EventEmitter } from 'node:events';
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { TerminalResizeSource, TerminalSize } from '../../core/runtime/terminal.js';
 
-export interface TerminalSize {
-  width: number;
-  height: number;
-}
+export type { TerminalResizeSource, TerminalSize };
 
 /**
  * The client's side of an exec or attach session, as the backend sees it.
  * Streams the client did not ask for are absent. With a TTY there is no
- * stderr (the terminal merges it) and `resize` emits 'resize' with a
- * TerminalSize whenever the client's window changes.
+ * stderr (the terminal merges it) and `resize` reports the client's window
+ * size, the newest one first, to whoever subscribes.
  */
 export interface StreamIO {
   stdin?: Readable;
   stdout?: Writable;
   stderr?: Writable;
   tty: boolean;
-  resize?: EventEmitter;
+  resize?: TerminalResizeSource;
   /** Aborted when the client goes away or the server stops: stop the process or detach. */
   signal: AbortSignal;
 }

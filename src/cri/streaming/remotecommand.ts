@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { errorMessage } from '../../core/errors.js';
@@ -6,7 +5,7 @@ import type { StreamIO, StreamingBackend } from './backend.js';
 import type { RemoteCommandVersion } from './protocols.js';
 import type { AttachRequest, ExecRequest } from './request-cache.js';
 import { encodeStatus, exitErrorText, internalErrorStatus, nonZeroExitStatus, successStatus, type KubeStatus } from './status.js';
-import { TerminalSizeDecoder } from './terminal-size.js';
+import { TerminalResizes, TerminalSizeDecoder } from './terminal-size.js';
 
 /** The client's streams once the transport (SPDY or WebSocket) has set them up. */
 export interface RemoteCommandStreams {
@@ -55,14 +54,14 @@ export async function runRemoteCommand(
   version: RemoteCommandVersion,
   signal: AbortSignal,
 ): Promise<void> {
-  let resize: EventEmitter | undefined;
+  let resize: TerminalResizes | undefined;
   if (streams.resize) {
-    const emitter = new EventEmitter();
+    const resizes = new TerminalResizes();
     const decoder = new TerminalSizeDecoder();
     streams.resize.on('data', (chunk: Buffer) => {
-      for (const size of decoder.push(chunk)) emitter.emit('resize', size);
+      for (const size of decoder.push(chunk)) resizes.push(size);
     });
-    resize = emitter;
+    resize = resizes;
   }
   const io: StreamIO = {
     stdin: streams.stdin,

@@ -1,4 +1,4 @@
-import type { TerminalSize } from './backend.js';
+import type { TerminalResizeSource, TerminalSize } from './backend.js';
 
 /** A resize stream that never ends a document is a broken or hostile client. */
 const MAX_PENDING_CHARS = 4096;
@@ -63,4 +63,27 @@ function parseSize(text: string): TerminalSize | undefined {
   }
   if (width === undefined || height === undefined) return undefined;
   return { width, height };
+}
+
+/**
+ * The resize stream as backends see it: keeps the newest size so a backend
+ * that subscribes after the client's first message (kubectl sends its window
+ * size at once) still starts with it.
+ */
+export class TerminalResizes implements TerminalResizeSource {
+  private latest: TerminalSize | undefined;
+  private readonly listeners = new Set<(size: TerminalSize) => void>();
+
+  push(size: TerminalSize): void {
+    this.latest = size;
+    for (const listener of [...this.listeners]) listener(size);
+  }
+
+  subscribe(listener: (size: TerminalSize) => void): () => void {
+    this.listeners.add(listener);
+    if (this.latest) listener(this.latest);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
 }
