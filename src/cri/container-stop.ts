@@ -5,7 +5,7 @@ import { refreshContainer } from './container-state.js';
 import { containerConfig } from './container-view.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
-import { lookupById } from './ids.js';
+import { findById } from './ids.js';
 
 const KILL_WAIT_MS = 30_000;
 
@@ -44,7 +44,9 @@ export async function stopContainerNow(ctx: CriContext, id: string, timeoutSecon
 }
 
 export async function stopContainer(ctx: CriContext, req: StopContainerRequest__Output): Promise<StopContainerResponse> {
-  const container = lookupById(ctx.runtime.containers, req.container_id, 'container');
+  // Idempotent (cri-api): an unknown or already removed id is not an error, as in containerd 2.
+  const container = findById(ctx.runtime.containers, req.container_id, 'container');
+  if (!container) return {};
   await stopContainerNow(ctx, container.id, Number(req.timeout));
   return {};
 }

@@ -3,7 +3,8 @@ import { createNetns, removeNetns } from '../cni/netns.js';
 import { AlreadyExistsError, InvalidArgumentError } from '../core/errors.js';
 import type { SandboxRecord } from '../core/metadata/records.js';
 import { createPodFiles, removePodFiles } from '../core/sandbox/pod-files.js';
-import { buildSandboxSpec, resolveUser } from '../core/runtime/spec/index.js';
+import { buildSandboxSpec, resolveUser, seccompLocalhostPath } from '../core/runtime/spec/index.js';
+import { loadSeccompProfile } from '../core/runtime/seccomp-profile-file.js';
 import { chainIds } from '../core/images/chain-id.js';
 import type { PodSandboxConfig__Output } from '../gen/cri/runtime/v1/PodSandboxConfig.js';
 import type { RunPodSandboxRequest__Output } from '../gen/cri/runtime/v1/RunPodSandboxRequest.js';
@@ -52,6 +53,10 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
   const ns = config.linux?.security_context?.namespace_options ?? null;
   const hostNetwork = ns?.network === 'NODE';
   const hostIpc = ns?.ipc === 'NODE';
+  const podSc = config.linux?.security_context ?? null;
+  // Privileged pods run without seccomp, so their profile is never read.
+  const seccompPath = podSc?.privileged ? undefined : seccompLocalhostPath(podSc);
+  const localhostSeccompProfile = seccompPath !== undefined ? await loadSeccompProfile(seccompPath) : undefined;
 
   const record: SandboxRecord = {
     id,
@@ -143,6 +148,7 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
         ...(netnsPath ? { netnsPath } : {}),
         ...(files.shmPath ? { shmPath: files.shmPath } : {}),
         host: rt.host,
+        ...(localhostSeccompProfile ? { localhostSeccompProfile } : {}),
       });
       const { pid } = await rt.tasks.create({
         id,

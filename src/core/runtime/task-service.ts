@@ -1,4 +1,5 @@
-import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { Mount } from '../snapshots/snapshotter.js';
@@ -8,6 +9,10 @@ import { readExitFile, waitForExit, type ExitInfo } from './exit-file.js';
 import type { OciRuntime } from './oci-runtime.js';
 import { RuncRuntime } from './oci-runtime.js';
 import { wasOomKilled } from './oom.js';
+import { probeHandlerFeatures, type HandlerFeatures } from './runtime-features.js';
+
+/** How long ReopenContainerLog waits for conmon to create the new file (CRI-O waits 20s). */
+const REOPEN_LOG_WAIT_MS = 10_000;
 
 export interface TaskCreateOptions {
   id: string;
@@ -35,6 +40,7 @@ export interface TaskServiceOptions {
  */
 export class TaskService {
   private readonly runtimes = new Map<string, OciRuntime>();
+  private readonly features = new Map<string, Promise<HandlerFeatures>>();
   readonly exitDir: string;
 
   constructor(private readonly options: TaskServiceOptions) {
@@ -53,6 +59,17 @@ export class TaskService {
       throw new InvalidArgumentError(`unknown runtime handler "${handler}"; configured: ${[...this.runtimes.keys()].join(', ')}`);
     }
     return runtime;
+  }
+
+  /** The optional features of a handler's runtime, probed once. */
+  handlerFeatures(handler: string): Promise<HandlerFeatures> {
+    const runtime = this.runtime(handler);
+    let probe = this.features.get(handler);
+    if (!probe) {
+      probe = probeHandlerFeatures(runtime.path);
+      this.features.set(handler, probe);
+    }
+    return probe;
   }
 
   bundleDir(id: string): string {
@@ -125,15 +142,23 @@ export class TaskService {
     return wasOomKilled(this.persistDir(id), this.bundleDir(id));
   }
 
-  /** Asks the container's conmon to reopen its log file (control fifo message 2, as CRI-O sends). */
-  async reopenLog(id: string): Promise<void> {
-    const { open } = await import('node:fs/promises');
-    const { constants } = await import('node:fs');
+  /**
+   * Asks the container's conmon to reopen its log file (control fifo message 2,
+   * as CRI-O sends) and returns once `logPath`, when given, exists again: kubelet
+   * renames the file, then expects the runtime to have created the new one.
+   */
+  async reopenLog(id: string, logPath?: string): Promise<void> {
     const handle = await open(join(this.bundleDir(id), 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
     try {
       await handle.write('2 0 0\n');
     } finally {
       await handle.close();
+    }
+    if (logPath === undefined) return;
+    const deadline = Date.now() + REOPEN_LOG_WAIT_MS;
+    while (!(await access(logPath).then(() => true, () => false))) {
+      if (Date.now() > deadline) throw new Error(`conmon of ${id} did not reopen its log file ${logPath} within ${REOPEN_LOG_WAIT_MS / 1000}s`);
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 
