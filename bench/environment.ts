@@ -17,10 +17,9 @@ import { startRegistry, type TestRegistry } from '../test/support/registry.js';
 
 export const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10';
 /**
- * The bench's own busybox: the host's static busybox with symlinked applets. The
- * critest busybox image writes its applets as hard links with mode 0644 in the tar
- * header, and containerd applies a hard link's header mode to the link target, so
- * under containerd /bin/busybox loses its execute bit; berth keeps the target's mode.
+ * The bench's own busybox: the host's static busybox with symlinked applets. (It
+ * predates the critest image builder writing each hard link's header with its
+ * file's mode: containerd applies a link header's mode to the target.)
  */
 export const BUSYBOX_IMAGE = 'docker.io/berth-bench/busybox:1';
 const BENCH_APPLETS = ['sh', 'sleep', 'true'];

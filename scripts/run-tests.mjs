@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Runs the compiled test files with node's test runner: unit tests in
 // parallel, then integration tests one file at a time (they share the host's
-// network namespace, iptables and the local registry port).
+// network namespace, iptables and the local registry port), then upstream
+// critest against a live berthd (test/critest/run: both streaming transports,
+// fails when a spec of test/critest/must-pass.txt fails).
+// Suites to run may be named: unit, integration, critest.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const suites = process.argv.slice(2);
-const wanted = suites.length > 0 ? suites : ['unit', 'integration'];
+const wanted = suites.length > 0 ? suites : ['unit', 'integration', 'critest'];
 
 function testFiles(dir) {
   if (!existsSync(dir)) return [];
@@ -22,6 +25,11 @@ function testFiles(dir) {
 
 let failed = false;
 for (const suite of wanted) {
+  if (suite === 'critest') {
+    const res = spawnSync(join('test', 'critest', 'run'), [], { stdio: 'inherit' });
+    if (res.status !== 0) failed = true;
+    continue;
+  }
   const files = testFiles(join('dist', 'test', suite));
   if (files.length === 0) continue;
   const concurrency = suite === 'unit' ? '2' : '1';

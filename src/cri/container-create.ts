@@ -1,10 +1,12 @@
-import { stat } from 'node:fs/promises';
 import { join, isAbsolute } from 'node:path';
 import { chainIds } from '../core/images/chain-id.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type { ContainerRecord } from '../core/metadata/records.js';
 import { podFilesPaths } from '../core/sandbox/pod-files.js';
-import { buildContainerSpec, resolveUser, type HostDevice } from '../core/runtime/spec/index.js';
+import { allHostDevices, hostDeviceAt } from '../core/runtime/host-devices.js';
+import { checkHostPropagation } from '../core/runtime/mount-propagation.js';
+import { loadSeccompProfile } from '../core/runtime/seccomp-profile-file.js';
+import { buildContainerSpec, resolveUser, seccompLocalhostPath, validateMount, type HostDevice } from '../core/runtime/spec/index.js';
 import type { ContainerConfig__Output } from '../gen/cri/runtime/v1/ContainerConfig.js';
 import type { CreateContainerRequest__Output } from '../gen/cri/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../gen/cri/runtime/v1/CreateContainerResponse.js';
@@ -22,26 +24,18 @@ function validate(config: ContainerConfig__Output | null): asserts config is Con
   if (!config.image?.image) throw new InvalidArgumentError('config.image.image is required');
   for (const m of config.mounts) {
     if (!isAbsolute(m.container_path)) throw new InvalidArgumentError(`mount container_path "${m.container_path}" must be absolute`);
+    validateMount(m);
   }
 }
 
-async function hostDevices(config: ContainerConfig__Output): Promise<HostDevice[]> {
+/** Stat of each device the config asks for; a path that is no device is refused. */
+async function requestedDevices(config: ContainerConfig__Output): Promise<HostDevice[]> {
   const out: HostDevice[] = [];
   for (const d of config.devices) {
     if (!d.host_path) throw new InvalidArgumentError('device host_path is required');
-    const st = await stat(d.host_path).catch(() => undefined);
-    if (!st || !(st.isCharacterDevice() || st.isBlockDevice())) {
-      throw new InvalidArgumentError(`device ${d.host_path} is not a device on this host`);
-    }
-    out.push({
-      hostPath: d.host_path,
-      type: st.isBlockDevice() ? 'b' : 'c',
-      major: Math.floor(st.rdev / 256),
-      minor: st.rdev % 256,
-      fileMode: st.mode & 0o7777,
-      uid: st.uid,
-      gid: st.gid,
-    });
+    const device = await hostDeviceAt(d.host_path);
+    if (!device) throw new InvalidArgumentError(`device ${d.host_path} is not a device on this host`);
+    out.push(device);
   }
   return out;
 }
@@ -68,6 +62,15 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
   const image = ctx.images.find(config.image!.image);
   if (!image) throw new NotFoundError(`image "${config.image!.image}" not found; pull it first`);
   const imageConfig = await ctx.images.config(image.id);
+  const sc = config.linux?.security_context ?? null;
+  const privileged = sc?.privileged ?? false;
+  // Privileged containers run without seccomp, so their profile is never read (as in containerd).
+  const seccompPath = privileged ? undefined : seccompLocalhostPath(sc);
+  const localhostSeccompProfile = seccompPath !== undefined ? await loadSeccompProfile(seccompPath) : undefined;
+  await checkHostPropagation(config.mounts);
+  if (config.mounts.some((m) => m.recursive_read_only) && !(await rt.tasks.handlerFeatures(sandbox.runtimeHandler)).recursiveReadOnlyMounts) {
+    throw new InvalidArgumentError(`recursive read-only mounts are not supported by runtime handler "${sandbox.runtimeHandler}" on this host (needs rro in its features and Linux 5.12)`);
+  }
 
   const id = newId();
   const logPath = podConfig.log_directory && config.log_path ? join(podConfig.log_directory, config.log_path) : '';
@@ -102,7 +105,6 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       const mounts = await rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/container': id });
       undo.push(() => rt.snapshots.remove(id));
       const dirs = rt.snapshots.layerDirs(id);
-      const sc = config.linux?.security_context ?? null;
       const user = resolveUser({
         criUser: {
           ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),
@@ -139,7 +141,9 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
         },
         host: rt.host,
         ...(targetPid !== undefined ? { targetPid } : {}),
-        devices: await hostDevices(config),
+        devices: await requestedDevices(config),
+        ...(privileged ? { hostDevices: await allHostDevices() } : {}),
+        ...(localhostSeccompProfile ? { localhostSeccompProfile } : {}),
       });
       const { pid } = await rt.tasks.create({
         id,
@@ -151,7 +155,9 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
         stdin: config.stdin,
         stdinOnce: config.stdin_once,
       });
-      rt.containers.update(id, (r) => ({ ...r, pid, extra: { ...r.extra, stopSignal: spec.annotations?.['berth.io/stop-signal'] ?? '' } }));
+      // The identity the process starts with, reported back in ContainerStatus.user.
+      const startUser = { uid: user.uid, gid: user.gid, supplementalGroups: [...user.additionalGids] };
+      rt.containers.update(id, (r) => ({ ...r, pid, extra: { ...r.extra, stopSignal: spec.annotations?.['berth.io/stop-signal'] ?? '', user: startUser } }));
       ctx.logger.info('container created', { id, name, sandbox: sandbox.id });
       publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_CREATED_EVENT');
       return { container_id: id };

@@ -10,6 +10,6 @@ export async function reopenContainerLog(ctx: CriContext, req: ReopenContainerLo
   const rt = ctx.runtime;
   const container = refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
   if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
-  await rt.tasks.reopenLog(container.id);
+  await rt.tasks.reopenLog(container.id, container.logPath || undefined);
   return {};
 }

@@ -5,7 +5,7 @@ import { recordContainerExit, refreshContainer } from './container-state.js';
 import { containerConfig } from './container-view.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
-import { lookupById } from './ids.js';
+import { findById } from './ids.js';
 
 const KILL_WAIT_MS = 30_000;
 
@@ -42,7 +42,9 @@ async function exitedWithin(ctx: CriContext, id: string, timeoutMs: number): Pro
 }
 
 export async function stopContainer(ctx: CriContext, req: StopContainerRequest__Output): Promise<StopContainerResponse> {
-  const container = lookupById(ctx.runtime.containers, req.container_id, 'container');
+  // Idempotent (cri-api): an unknown or already removed id is not an error, as in containerd 2.
+  const container = findById(ctx.runtime.containers, req.container_id, 'container');
+  if (!container) return {};
   await stopContainerNow(ctx, container.id, Number(req.timeout));
   return {};
 }

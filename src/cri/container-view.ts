@@ -16,6 +16,24 @@ export function containerConfig(c: ContainerRecord): ContainerConfig__Output {
   return c.config as ContainerConfig__Output;
 }
 
+interface StartUser {
+  uid: number;
+  gid: number;
+  supplementalGroups: number[];
+}
+
+function isStartUser(v: unknown): v is StartUser {
+  const u = v as Partial<StartUser> | undefined;
+  return typeof u?.uid === 'number' && typeof u.gid === 'number' && Array.isArray(u.supplementalGroups);
+}
+
+/** The identity the container's process started with (recorded at CreateContainer), as ContainerStatus.user. */
+function containerUser(c: ContainerRecord): ContainerStatus['user'] | undefined {
+  const u = c.extra.user;
+  if (!isStartUser(u)) return undefined;
+  return { linux: { uid: u.uid, gid: u.gid, supplemental_groups: [...u.supplementalGroups] } };
+}
+
 export function stateName(c: ContainerRecord): ContainerStateName {
   return STATE_NAMES[c.state];
 }
@@ -38,6 +56,7 @@ export function toCriContainer(c: ContainerRecord): Container {
 
 export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
   const config = containerConfig(c);
+  const user = containerUser(c);
   return {
     id: c.id,
     metadata: config.metadata,
@@ -56,5 +75,6 @@ export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
     log_path: c.logPath,
     image_id: c.imageId,
     ...(config.linux?.resources ? { resources: { linux: config.linux.resources } } : {}),
+    ...(user ? { user } : {}),
   };
 }

@@ -3,9 +3,11 @@ import { createNetns, removeNetns } from '../cni/netns.js';
 import { AlreadyExistsError, InvalidArgumentError } from '../core/errors.js';
 import type { SandboxRecord } from '../core/metadata/records.js';
 import { createPodFiles, removePodFiles } from '../core/sandbox/pod-files.js';
-import { buildSandboxSpec, resolveUser } from '../core/runtime/spec/index.js';
+import { buildSandboxSpec, resolveUser, seccompLocalhostPath } from '../core/runtime/spec/index.js';
+import { loadSeccompProfile } from '../core/runtime/seccomp-profile-file.js';
 import { chainIds } from '../core/images/chain-id.js';
 import type { ImageConfig } from '../core/images/manifest.js';
+import type { Seccomp } from '../core/runtime/spec/oci-types.js';
 import type { PodSandboxConfig__Output } from '../gen/cri/runtime/v1/PodSandboxConfig.js';
 import type { RunPodSandboxRequest__Output } from '../gen/cri/runtime/v1/RunPodSandboxRequest.js';
 import type { RunPodSandboxResponse } from '../gen/cri/runtime/v1/RunPodSandboxResponse.js';
@@ -55,6 +57,10 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
   const ns = config.linux?.security_context?.namespace_options ?? null;
   const hostNetwork = ns?.network === 'NODE';
   const hostIpc = ns?.ipc === 'NODE';
+  const podSc = config.linux?.security_context ?? null;
+  // Privileged pods run without seccomp, so their profile is never read.
+  const seccompPath = podSc?.privileged ? undefined : seccompLocalhostPath(podSc);
+  const localhostSeccompProfile = seccompPath !== undefined ? await loadSeccompProfile(seccompPath) : undefined;
 
   const record: SandboxRecord = {
     id,
@@ -93,7 +99,7 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
       // The pause process only holds the namespaces: it can start while CNI wires the pinned netns.
       const [network, pause] = await Promise.allSettled([
         hostNetwork ? Promise.resolve([]) : setUpPodNetwork(ctx, id, config, netnsPath, undo),
-        startPause(ctx, { id, handler, config, imageConfig, netnsPath, hostNetwork, hostIpc }, undo),
+        startPause(ctx, { id, handler, config, imageConfig, netnsPath, hostNetwork, hostIpc, localhostSeccompProfile }, undo),
       ]);
       if (network.status === 'rejected') throw network.reason;
       if (pause.status === 'rejected') throw pause.reason;
@@ -147,6 +153,7 @@ interface PauseOptions {
   netnsPath: string;
   hostNetwork: boolean;
   hostIpc: boolean;
+  localhostSeccompProfile: Seccomp | undefined;
 }
 
 /** Writes the pod's files, prepares the pause rootfs, creates and starts the pause container; returns its pid. */
@@ -189,6 +196,7 @@ async function startPause(ctx: CriContext, o: PauseOptions, undo: UndoSteps): Pr
     ...(o.netnsPath ? { netnsPath: o.netnsPath } : {}),
     ...(files.shmPath ? { shmPath: files.shmPath } : {}),
     host: rt.host,
+    ...(o.localhostSeccompProfile ? { localhostSeccompProfile: o.localhostSeccompProfile } : {}),
   });
   const { pid } = await rt.tasks.create({
     id,

@@ -1,6 +1,18 @@
 import type { StatusRequest__Output } from '../gen/cri/runtime/v1/StatusRequest.js';
+import type { RuntimeHandler } from '../gen/cri/runtime/v1/RuntimeHandler.js';
 import type { StatusResponse } from '../gen/cri/runtime/v1/StatusResponse.js';
 import type { CriContext } from './context.js';
+
+/** Each handler with its features; the default one is also listed under the empty name, as kubelet asks for it. */
+async function runtimeHandlers(ctx: CriContext): Promise<RuntimeHandler[]> {
+  const names = ['', ...Object.keys(ctx.config.runtimes)];
+  return Promise.all(
+    names.map(async (name) => {
+      const features = await ctx.runtime.tasks.handlerFeatures(name || ctx.config.default_runtime).catch(() => ({ recursiveReadOnlyMounts: false }));
+      return { name, features: { recursive_read_only_mounts: features.recursiveReadOnlyMounts, user_namespaces: false } };
+    }),
+  );
+}
 
 /**
  * RuntimeReady and NetworkReady, each probed now (never cached), as kubelet
@@ -22,11 +34,8 @@ export async function status(ctx: CriContext, req: StatusRequest__Output): Promi
       ],
     },
     info,
-    // The default handler is listed under the empty name, as kubelet asks for it.
-    runtime_handlers: ['', ...Object.keys(ctx.config.runtimes)].map((name) => ({
-      name,
-      features: { recursive_read_only_mounts: false, user_namespaces: false },
-    })),
-    features: { supplemental_groups_policy: false },
+    runtime_handlers: await runtimeHandlers(ctx),
+    // Strict and Merge are both applied when the user is resolved; ContainerStatus reports the result.
+    features: { supplemental_groups_policy: true },
   };
 }

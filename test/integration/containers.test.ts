@@ -183,7 +183,8 @@ describe('containers', () => {
     await waitFor(async () => ((await readFile(logPath, 'utf8').catch(() => '')).includes('line-1') ? true : undefined), 'first lines');
     await rename(logPath, `${logPath}.1`);
     await node.daemon.cri.runtime.ReopenContainerLog({ container_id: id });
-    await waitFor(async () => ((await stat(logPath).catch(() => undefined))?.size ? true : undefined), 'the new log file');
+    assert.ok(await stat(logPath), 'the new log file exists when ReopenContainerLog returns');
+    await waitFor(async () => ((await stat(logPath).catch(() => undefined))?.size ? true : undefined), 'lines in the new log file');
     assert.match(await readFile(logPath, 'utf8'), /stdout F line-\d+/);
     await node.daemon.cri.runtime.RemoveContainer({ container_id: id });
   });

@@ -105,6 +105,9 @@ describe('layer builder', () => {
     assert.equal(byName.get('tmp')?.type, 'directory');
     assert.equal(byName.get('home/user/.profile')?.uid, 1000);
     assert.equal(byName.get('etc/passwd')?.mode, 0o644);
+    // A hard link header carries its file's mode (containerd applies it to the shared inode).
+    assert.equal(byName.get('bin/ls')?.type, 'link');
+    assert.equal(byName.get('bin/ls')?.mode, 0o755);
     assert.equal(byName.get('usr/bin/env')?.type, 'symlink');
     assert.equal(byName.get('usr/bin/env')?.linkname, '/bin/busybox');
     for (const parent of ['bin', 'etc', 'usr', 'usr/bin', 'usr/local', 'usr/local/bin', 'home', 'home/user']) {
@@ -256,6 +259,10 @@ describe('critest image catalog', () => {
     ]) {
       assert.ok(references.includes(ref), `${ref} is in the catalog`);
     }
+    // pause 3.9 and 3.10 are different images (the sandbox image must not be a third tag of 3.9).
+    const pauseEntry = (ref: string) => CRITEST_IMAGES.find((i) => i.references.includes(ref))?.name;
+    assert.notEqual(pauseEntry('registry.k8s.io/pause:3.9'), pauseEntry('registry.k8s.io/pause:3.10'));
+    assert.equal(pauseEntry('registry.k8s.io/pause:3.9'), pauseEntry('k8s.gcr.io/pause:3.9'));
     // The three tags of test-image-tags are one catalog entry, so one digest.
     assert.equal(CRITEST_IMAGES.filter((i) => i.references.some((r) => r.includes('/test-image-tags:'))).length, 1);
   });

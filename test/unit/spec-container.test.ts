@@ -432,6 +432,10 @@ describe('sandbox spec', () => {
     assert.equal(buildSandboxSpec(sandboxInput({ config: podConfig(sandboxSc({ seccomp: { profile_type: 'Unconfined', localhost_ref: '' } })) })).linux.seccomp, undefined);
     assert.equal(buildSandboxSpec(sandboxInput({ config: podConfig(sandboxSc({ privileged: true })) })).linux.seccomp, undefined);
   });
+  it('sysfs: read-only, but rw in a privileged pod (one sysfs superblock per netns, mounted first by pause)', () => {
+    assert.equal(dest(buildSandboxSpec(sandboxInput()).mounts, '/sys')[0]?.options?.at(-1), 'ro');
+    assert.equal(dest(buildSandboxSpec(sandboxInput({ config: podConfig(sandboxSc({ privileged: true })) })).mounts, '/sys')[0]?.options?.at(-1), 'rw');
+  });
   it('user from the resolved user; missing command or netns refused', () => {
     assert.deepEqual(buildSandboxSpec(sandboxInput({ user: { uid: 65535, gid: 65535, additionalGids: [65535, 3] } })).process.user, { uid: 65535, gid: 65535, additionalGids: [65535, 3] });
     assert.throws(() => buildSandboxSpec(sandboxInput({ imageConfig: image({}) })), InvalidArgumentError);

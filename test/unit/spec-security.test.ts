@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, computeCapabilities, normalizeCapability } from '../../src/core/runtime/spec/capabilities.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, capabilitiesFromStatus, computeCapabilities, normalizeCapability } from '../../src/core/runtime/spec/capabilities.js';
+import { parseSeccompProfile } from '../../src/core/runtime/spec/seccomp-localhost.js';
 import { CLONE_NAMESPACE_FLAGS, defaultSeccompProfile } from '../../src/core/runtime/spec/seccomp-default.js';
 import { parseProfilePath, resolveAppArmor, resolveSeccomp, seccompChoice, seccompLocalhostPath } from '../../src/core/runtime/spec/security.js';
 import { criSignalName, normalizeSignal, signalNumber, stopSignal } from '../../src/core/runtime/spec/stop-signal.js';
@@ -41,6 +42,15 @@ describe('capabilities', () => {
   });
   it('"ALL" means the given kernel list', () => {
     assert.deepEqual(computeCapabilities({ add: ['ALL'], drop: [], addAmbient: [] }, ['CAP_CHOWN', 'CAP_KILL']).bounding, ['CAP_CHOWN', 'CAP_KILL']);
+  });
+  it('"ALL" for this host: the CapEff mask of the daemon, in number order', () => {
+    // This machine's mask: every cap up to CAP_CHECKPOINT_RESTORE (40) but CAP_SYS_RESOURCE (24).
+    const caps = capabilitiesFromStatus('Name:\tberthd\nCapInh:\t0000000000000000\nCapEff:\t000001fffeffffff\nCapBnd:\t000001ffffffffff\n');
+    assert.deepEqual(caps, ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE'));
+    assert.deepEqual(capabilitiesFromStatus('CapEff:\t0000000000000005\n'), ['CAP_CHOWN', 'CAP_DAC_READ_SEARCH']);
+    // Bits past the caps we know (a newer kernel) are ignored, not guessed at.
+    assert.deepEqual(capabilitiesFromStatus('CapEff:\t0000060000000001\n'), ['CAP_CHOWN']);
+    assert.equal(capabilitiesFromStatus('Name:\tx\n'), undefined);
   });
   it('rejects an unknown capability', () => {
     assert.throws(() => normalizeCapability('FLY'), isInvalid(/"FLY"/));
@@ -128,6 +138,47 @@ describe('seccomp selection', () => {
     assert.throws(() => resolveSeccomp({ choice: { kind: 'RuntimeDefault' }, privileged: false, seccompAvailable: false, boundingCaps: [] }), isInvalid(/not available/));
     assert.equal(resolveSeccomp({ choice: { kind: 'Unconfined' }, privileged: false, seccompAvailable: false, boundingCaps: [] }), undefined);
   });
+});
+
+describe('Localhost seccomp profile files', () => {
+  const isBad = (re: RegExp) => isInvalid(new RegExp(`seccomp profile /p\\.json: .*${re.source}`));
+  it('reads the OCI linux.seccomp object, dropping fields it does not define', () => {
+    const text = JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      archMap: [{ architecture: 'SCMP_ARCH_X86_64' }],
+      architectures: ['SCMP_ARCH_X86_64'],
+      syscalls: [
+        { names: ['chmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO', comment: 'no chmod' },
+        { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }] },
+        { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+      ],
+    });
+    assert.deepEqual(parseSeccompProfile(text, '/p.json'), {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64'],
+      syscalls: [
+        { names: ['chmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO' },
+        { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }] },
+        { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+      ],
+    });
+  });
+  it('critest\'s block-hostname profile', () => {
+    const p = parseSeccompProfile('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["sethostname"], "action": "SCMP_ACT_ERRNO"}]}', '/p.json');
+    assert.deepEqual(p, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sethostname'], action: 'SCMP_ACT_ERRNO' }] });
+  });
+  const bad: Array<[string, string, RegExp]> = [
+    ['not JSON', '{', /not valid JSON/],
+    ['not an object', '[]', /must be a JSON object/],
+    ['no default action', '{}', /defaultAction undefined/],
+    ['unknown action', '{"defaultAction":"ALLOW"}', /defaultAction "ALLOW"/],
+    ['syscalls not a list', '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":{}}', /syscalls must be a list/],
+    ['rule without names', '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"action":"SCMP_ACT_ERRNO"}]}', /syscalls\[0\]\.names/],
+    ['rule with a bad action', '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["x"],"action":"DENY"}]}', /syscalls\[0\]\.action "DENY"/],
+    ['negative errno', '{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":-1}', /defaultErrnoRet/],
+    ['bad arg op', '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["x"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"EQ"}]}]}', /args\[0\]\.op "EQ"/],
+  ];
+  for (const [name, text, re] of bad) it(`refuses ${name}`, () => assert.throws(() => parseSeccompProfile(text, '/p.json'), isBad(re)));
 });
 
 describe('apparmor selection', () => {

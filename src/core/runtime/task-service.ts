@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { Mount } from '../snapshots/snapshotter.js';
@@ -9,6 +9,10 @@ import { ExitMonitor, type ObservedExit } from './exit-monitor.js';
 import type { OciRuntime } from './oci-runtime.js';
 import { RuncRuntime } from './oci-runtime.js';
 import { wasOomKilled } from './oom.js';
+import { probeHandlerFeatures, type HandlerFeatures } from './runtime-features.js';
+
+/** How long ReopenContainerLog waits for conmon to create the new file (CRI-O waits 20s). */
+const REOPEN_LOG_WAIT_MS = 10_000;
 
 export interface TaskCreateOptions {
   id: string;
@@ -37,6 +41,7 @@ export interface TaskServiceOptions {
  */
 export class TaskService {
   private readonly runtimes = new Map<string, OciRuntime>();
+  private readonly features = new Map<string, Promise<HandlerFeatures>>();
   readonly exitDir: string;
   /** Every container's exit, kept in memory; start() it before serving. */
   readonly exits: ExitMonitor;
@@ -64,6 +69,17 @@ export class TaskService {
       throw new InvalidArgumentError(`unknown runtime handler "${handler}"; configured: ${[...this.runtimes.keys()].join(', ')}`);
     }
     return runtime;
+  }
+
+  /** The optional features of a handler's runtime, probed once. */
+  handlerFeatures(handler: string): Promise<HandlerFeatures> {
+    const runtime = this.runtime(handler);
+    let probe = this.features.get(handler);
+    if (!probe) {
+      probe = probeHandlerFeatures(runtime.path);
+      this.features.set(handler, probe);
+    }
+    return probe;
   }
 
   bundleDir(id: string): string {
@@ -137,9 +153,19 @@ export class TaskService {
     return wasOomKilled(this.persistDir(id), this.bundleDir(id));
   }
 
-  /** Asks the container's conmon to reopen its log file (control fifo message 2, as CRI-O sends). */
-  reopenLog(id: string): Promise<void> {
-    return sendControlMessage(this.controlPath(id), REOPEN_LOGS_MESSAGE);
+  /**
+   * Asks the container's conmon to reopen its log file (control fifo message 2,
+   * as CRI-O sends) and returns once `logPath`, when given, exists again: kubelet
+   * renames the file, then expects the runtime to have created the new one.
+   */
+  async reopenLog(id: string, logPath?: string): Promise<void> {
+    await sendControlMessage(this.controlPath(id), REOPEN_LOGS_MESSAGE);
+    if (logPath === undefined) return;
+    const deadline = Date.now() + REOPEN_LOG_WAIT_MS;
+    while (!(await access(logPath).then(() => true, () => false))) {
+      if (Date.now() > deadline) throw new Error(`conmon of ${id} did not reopen its log file ${logPath} within ${REOPEN_LOG_WAIT_MS / 1000}s`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /** conmon's control fifo for the container: terminal resizes and log reopening. */

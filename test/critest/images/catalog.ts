@@ -89,6 +89,14 @@ function marked(name: string): (ctx: BuildContext) => Promise<OciImage> {
   return (ctx) => ctx.onBusybox({}, [{ type: 'file', path: name, content: `${name}\n` }], `add /${name}`);
 }
 
+/** The pause image: catatonit as the entrypoint; the version label keeps versions apart. */
+function pause(version: string): () => Promise<OciImage> {
+  return async () => {
+    const layer = await buildLayer([{ type: 'hostfile', path: 'catatonit', source: CATATONIT_PATH, mode: 0o755 }]);
+    return assembleImage([layer], { entrypoint: ['/catatonit', '-P'], labels: { 'org.opencontainers.image.version': version } }, ['add static catatonit']);
+  };
+}
+
 function withUser(user: string): (ctx: BuildContext) => Promise<OciImage> {
   return (ctx) => ctx.onBusybox({ user });
 }
@@ -134,14 +142,10 @@ export const CRITEST_IMAGES: readonly CatalogImage[] = [
       );
     },
   },
-  {
-    name: 'pause',
-    references: ['registry.k8s.io/pause:3.9', 'registry.k8s.io/pause:3.10', 'k8s.gcr.io/pause:3.9'],
-    build: async () => {
-      const layer = await buildLayer([{ type: 'hostfile', path: 'catatonit', source: CATATONIT_PATH, mode: 0o755 }]);
-      return assembleImage([layer], { entrypoint: ['/catatonit', '-P'] }, ['add static catatonit']);
-    },
-  },
+  // Two versions, two images (as upstream): 3.10 is the sandbox image, and critest's
+  // "remove all tags from other registries" expects pause:3.9 to carry only its own two tags.
+  { name: 'pause', references: ['registry.k8s.io/pause:3.10'], build: pause('3.10') },
+  { name: 'pause-3.9', references: ['registry.k8s.io/pause:3.9', 'k8s.gcr.io/pause:3.9'], build: pause('3.9') },
   { name: 'test-image-latest', references: [`${STAGING}/test-image-latest:latest`], build: marked('test-image-latest') },
   { name: 'test-image-tag-test', references: [`${STAGING}/test-image-tag:test`], build: marked('test-image-tag-test') },
   { name: 'test-image-tag-all', references: [`${STAGING}/test-image-tag:all`], build: marked('test-image-tag-all') },

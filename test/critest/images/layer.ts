@@ -79,8 +79,12 @@ export async function buildTar(entries: readonly LayerEntry[]): Promise<Buffer> 
     tar.on('end', () => resolve(Buffer.concat(chunks)));
     tar.on('error', reject);
   });
+  // A hard link's header carries its inode's mode and owner, as tar writes it: some
+  // unpackers (containerd's) apply the link header's mode to the shared file.
+  const fileHeaders = new Map<string, TarHeader>();
   for (const entry of ordered) {
-    const { header, body } = await toTarEntry(entry);
+    const { header, body } = await toTarEntry(entry, fileHeaders);
+    if (header.type === 'file') fileHeaders.set(entry.path, header);
     await new Promise<void>((resolve, reject) => {
       const callback = (err?: Error | null): void => (err ? reject(err) : resolve());
       if (body) tar.entry(header, body, callback);
@@ -91,7 +95,7 @@ export async function buildTar(entries: readonly LayerEntry[]): Promise<Buffer> 
   return done;
 }
 
-async function toTarEntry(entry: LayerEntry): Promise<{ header: TarHeader; body?: Buffer }> {
+async function toTarEntry(entry: LayerEntry, fileHeaders: ReadonlyMap<string, TarHeader>): Promise<{ header: TarHeader; body?: Buffer }> {
   const base = { name: entry.path, mtime: LAYER_MTIME, uname: '', gname: '' };
   switch (entry.type) {
     case 'file': {
@@ -113,8 +117,11 @@ async function toTarEntry(entry: LayerEntry): Promise<{ header: TarHeader; body?
       return { header: { ...base, ...owner(entry, 0o755), type: 'directory' } };
     case 'symlink':
       return { header: { ...base, ...owner(entry, 0o777), type: 'symlink', linkname: entry.target } };
-    case 'hardlink':
-      return { header: { ...base, mode: 0o644, uid: 0, gid: 0, type: 'link', linkname: normalisePath(entry.target) } };
+    case 'hardlink': {
+      const linkname = normalisePath(entry.target);
+      const target = fileHeaders.get(linkname);
+      return { header: { ...base, mode: target?.mode ?? 0o644, uid: target?.uid ?? 0, gid: target?.gid ?? 0, type: 'link', linkname } };
+    }
   }
 }
 

@@ -72,6 +72,19 @@ export function computeCapabilities(
   return { bounding: [...set], effective: [...set], permitted: [...set], inheritable: [...ambient], ambient };
 }
 
+/**
+ * The capabilities the `CapEff:` hex mask of a /proc/<pid>/status text names,
+ * in number order: what "ALL" can mean for containers this process starts (as
+ * containerd's cap.Current()). A host may withhold some (this one CAP_SYS_RESOURCE), and
+ * runc refuses to grant a capability its parent lacks.
+ */
+export function capabilitiesFromStatus(status: string): string[] | undefined {
+  const match = /^CapEff:\s*([0-9a-fA-F]+)\s*$/m.exec(status);
+  if (!match) return undefined;
+  const mask = BigInt(`0x${match[1]}`);
+  return ALL_CAPABILITIES.filter((_, bit) => ((mask >> BigInt(bit)) & 1n) === 1n);
+}
+
 /** Privileged containers get every capability in every set but ambient. */
 export function allCapabilitySets(allCapabilities: readonly string[] = ALL_CAPABILITIES): Capabilities {
   const set = [...allCapabilities];

@@ -84,7 +84,7 @@ export function buildSandboxSpec(input: SandboxSpecInput): Spec {
       oomScoreAdj: clampOomScoreAdj(SANDBOX_OOM_SCORE_ADJ, input.host.oomScoreAdjFloor),
     },
     root: { path: input.rootfsPath, readonly: sc?.readonly_rootfs ?? false },
-    mounts: sandboxMounts(hostIpc, input.shmPath),
+    mounts: sandboxMounts(hostIpc, input.shmPath, privileged),
     annotations: {
       ...config.annotations,
       [Annotations.containerType]: 'sandbox',
@@ -124,10 +124,15 @@ export function buildSandboxSpec(input: SandboxSpecInput): Spec {
   return spec;
 }
 
-function sandboxMounts(hostIpc: boolean, shmPath: string | undefined): Mount[] {
+/**
+ * A pod's sysfs mounts share one superblock per network namespace, and the pause
+ * container mounts it first: a read-only one would leave /sys read-only for the
+ * pod's privileged containers too, so a privileged pod's sandbox mounts it rw.
+ */
+function sandboxMounts(hostIpc: boolean, shmPath: string | undefined, privileged: boolean): Mount[] {
   const shmSource = hostIpc ? '/dev/shm' : shmPath;
   const shm: Mount = shmSource
     ? { destination: '/dev/shm', type: 'bind', source: shmSource, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] }
     : shmTmpfsMount(SANDBOX_SHM_SIZE);
-  return [cloneMount(PROC_MOUNT), cloneMount(DEV_MOUNT), cloneMount(DEVPTS_MOUNT), shm, cloneMount(MQUEUE_MOUNT), sysfsMount(false)];
+  return [cloneMount(PROC_MOUNT), cloneMount(DEV_MOUNT), cloneMount(DEVPTS_MOUNT), shm, cloneMount(MQUEUE_MOUNT), sysfsMount(privileged)];
 }

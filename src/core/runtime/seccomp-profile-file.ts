@@ -1,0 +1,17 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { InvalidArgumentError } from '../errors.js';
+import type { Seccomp } from './spec/oci-types.js';
+import { parseSeccompProfile } from './spec/seccomp-localhost.js';
+
+/** Reads the Localhost seccomp profile at `path` (an absolute host path, as the kubelet sends). */
+export async function loadSeccompProfile(path: string): Promise<Seccomp> {
+  if (!isAbsolute(path)) throw new InvalidArgumentError(`seccomp localhost profile "${path}" must be an absolute path on the host`);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read seccomp localhost profile ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseSeccompProfile(text, path);
+}
