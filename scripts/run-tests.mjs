@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 // Runs the compiled test files with node's test runner: unit tests in
 // parallel, then integration tests one file at a time (they share the host's
-// network namespace, iptables and the local registry port), then upstream
+// network namespace, iptables and the local registry port), then the
+// reliability suite (hostile input, disk full, crash points, load), also one
+// file at a time (each prints a `reliability:` summary line), then upstream
 // critest against a live berthd (test/critest/run: both streaming transports,
 // fails when a spec of test/critest/must-pass.txt fails).
-// Suites to run may be named: unit, integration, critest.
+// Suites to run may be named: unit, integration, reliability, critest.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const suites = process.argv.slice(2);
-const wanted = suites.length > 0 ? suites : ['unit', 'integration', 'critest'];
+const wanted = suites.length > 0 ? suites : ['unit', 'integration', 'reliability', 'critest'];
 
 function testFiles(dir) {
   if (!existsSync(dir)) return [];

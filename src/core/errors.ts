@@ -10,7 +10,8 @@ export type BerthErrorCode =
   | 'UNIMPLEMENTED'
   | 'UNAVAILABLE'
   | 'DEADLINE_EXCEEDED'
-  | 'RESOURCE_EXHAUSTED';
+  | 'RESOURCE_EXHAUSTED'
+  | 'CANCELLED';
 
 export class BerthError extends Error {
   constructor(readonly code: BerthErrorCode, message: string, options?: { cause?: unknown }) {
@@ -61,6 +62,25 @@ export class ResourceExhaustedError extends BerthError {
   }
 }
 
+/** The work was stopped because everyone waiting for it went away (the client cancelled or its deadline passed). */
+export class CancelledError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CANCELLED', message, options);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Error codes meaning the filesystem (or the database on it) is full. */
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+export function isStorageFull(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && STORAGE_FULL_CODES.has(String((err as { code?: unknown }).code));
+}
+
+/** A full disk as the client should see it: RESOURCE_EXHAUSTED, saying what could not be written. */
+export function storageFullError(err: unknown, what: string): ResourceExhaustedError {
+  return new ResourceExhaustedError(`no space left to store ${what} (${errorMessage(err)}); free space on berth's root filesystem and retry`, { cause: err });
 }

@@ -1,4 +1,4 @@
-import { join, isAbsolute } from 'node:path';
+import { join, isAbsolute, posix } from 'node:path';
 import { chainIds } from '../core/images/chain-id.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type { ContainerRecord } from '../core/metadata/records.js';
@@ -6,7 +6,7 @@ import { podFilesPaths } from '../core/sandbox/pod-files.js';
 import { allHostDevices, hostDeviceAt } from '../core/runtime/host-devices.js';
 import { checkHostPropagation } from '../core/runtime/mount-propagation.js';
 import { loadSeccompProfile } from '../core/runtime/seccomp-profile-file.js';
-import { buildContainerSpec, resolveUser, seccompLocalhostPath, validateMount, type HostDevice } from '../core/runtime/spec/index.js';
+import { buildContainerSpec, resolveUser, seccompLocalhostPath, validateMount, validateProcessConfig, validateResources, type HostDevice } from '../core/runtime/spec/index.js';
 import type { ContainerConfig__Output } from '../gen/cri/runtime/v1/ContainerConfig.js';
 import type { CreateContainerRequest__Output } from '../gen/cri/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../gen/cri/runtime/v1/CreateContainerResponse.js';
@@ -25,6 +25,18 @@ function validate(config: ContainerConfig__Output | null): asserts config is Con
   for (const m of config.mounts) {
     if (!isAbsolute(m.container_path)) throw new InvalidArgumentError(`mount container_path "${m.container_path}" must be absolute`);
     validateMount(m);
+  }
+  validateLogPath(config.log_path);
+  validateProcessConfig(config);
+  validateResources(config.linux?.resources);
+}
+
+/** log_path is relative to the pod's log directory and must stay inside it (conmon creates the file as root). */
+function validateLogPath(logPath: string): void {
+  if (logPath === '') return;
+  const normalized = posix.normalize(logPath);
+  if (logPath.includes('\0') || posix.isAbsolute(logPath) || normalized === '..' || normalized.startsWith('../')) {
+    throw new InvalidArgumentError(`log_path "${logPath.slice(0, 200)}" must be a relative path inside the pod's log directory`);
   }
 }
 

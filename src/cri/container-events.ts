@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { SubscriberFellBehindError } from '../core/events/bus.js';
 import { ResourceExhaustedError } from '../core/errors.js';
 import type { GetEventsRequest__Output } from '../gen/cri/runtime/v1/GetEventsRequest.js';
@@ -17,6 +17,8 @@ export async function getContainerEvents(ctx: CriContext, _req: GetEventsRequest
   const stop = (): void => subscription.close();
   call.on('cancelled', stop);
   call.on('close', stop);
+  // Headers now, not with the first event: the client knows it is subscribed and misses nothing after this.
+  call.sendMetadata(new grpc.Metadata());
   try {
     for await (const event of subscription) {
       if (call.cancelled) break;

@@ -1,13 +1,14 @@
-import { FailedPreconditionError, InvalidArgumentError } from '../core/errors.js';
+import { FailedPreconditionError } from '../core/errors.js';
 import type { ExecRequest__Output } from '../gen/cri/runtime/v1/ExecRequest.js';
 import type { ExecResponse } from '../gen/cri/runtime/v1/ExecResponse.js';
 import { refreshContainer } from './container-state.js';
 import type { CriContext } from './context.js';
+import { validateExecCommand } from './exec-command.js';
 import { lookupById } from './ids.js';
 
 /** Exec: a single-use URL on the streaming server (kubectl exec, crictl exec -it). */
 export async function exec(ctx: CriContext, req: ExecRequest__Output): Promise<ExecResponse> {
-  if (req.cmd.length === 0) throw new InvalidArgumentError('cmd must not be empty');
+  validateExecCommand(req.cmd);
   const container = refreshContainer(ctx.runtime, lookupById(ctx.runtime.containers, req.container_id, 'container'));
   if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
   const url = ctx.streaming().getExecUrl({

@@ -5,15 +5,16 @@ import { recordContainerExit, refreshContainer } from './container-state.js';
 import { containerConfig } from './container-view.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
+import { timeoutSecondsToMs } from './exec-command.js';
 import { findById } from './ids.js';
 
 const KILL_WAIT_MS = 30_000;
 
 /**
- * Sends the stop signal (CRI, image, or SIGTERM), waits up to `timeoutSeconds`,
+ * Sends the stop signal (CRI, image, or SIGTERM), waits up to `timeoutMs`,
  * then SIGKILL. A container that is not running is left as it is.
  */
-export async function stopContainerNow(ctx: CriContext, id: string, timeoutSeconds: number): Promise<void> {
+export async function stopContainerNow(ctx: CriContext, id: string, timeoutMs: number): Promise<void> {
   const rt = ctx.runtime;
   await rt.locks.run(id, async () => {
     let container = rt.containers.get(id);
@@ -22,11 +23,11 @@ export async function stopContainerNow(ctx: CriContext, id: string, timeoutSecon
     if (container.state !== 'running') return;
     const sandbox = rt.sandboxes.get(container.sandboxId);
     const handler = sandbox?.runtimeHandler ?? ctx.config.default_runtime;
-    if (timeoutSeconds > 0) {
+    if (timeoutMs > 0) {
       const imageConfig = await ctx.images.config(container.imageId).catch(() => undefined);
       const signal = stopSignal(imageConfig, containerConfig(container)) as NodeJS.Signals;
       await rt.tasks.kill(id, handler, signal).catch(() => undefined);
-      if (await exitedWithin(ctx, id, timeoutSeconds * 1000)) return;
+      if (await exitedWithin(ctx, id, timeoutMs)) return;
     }
     await rt.tasks.kill(id, handler, 'SIGKILL', true).catch(() => undefined);
     await exitedWithin(ctx, id, KILL_WAIT_MS);
@@ -45,7 +46,7 @@ export async function stopContainer(ctx: CriContext, req: StopContainerRequest__
   // Idempotent (cri-api): an unknown or already removed id is not an error, as in containerd 2.
   const container = findById(ctx.runtime.containers, req.container_id, 'container');
   if (!container) return {};
-  await stopContainerNow(ctx, container.id, Number(req.timeout));
+  await stopContainerNow(ctx, container.id, timeoutSecondsToMs(req.timeout));
   return {};
 }
 

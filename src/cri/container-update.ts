@@ -1,5 +1,5 @@
 import { FailedPreconditionError } from '../core/errors.js';
-import { buildResources } from '../core/runtime/spec/index.js';
+import { buildResources, validateResources } from '../core/runtime/spec/index.js';
 import type { UpdateContainerResourcesRequest__Output } from '../gen/cri/runtime/v1/UpdateContainerResourcesRequest.js';
 import type { UpdateContainerResourcesResponse } from '../gen/cri/runtime/v1/UpdateContainerResourcesResponse.js';
 import { refreshContainer } from './container-state.js';
@@ -15,6 +15,7 @@ export async function updateContainerResources(
   const rt = ctx.runtime;
   const container = refreshContainer(rt, lookupById(rt.containers, req.container_id, 'container'));
   if (!req.linux) return {};
+  validateResources(req.linux);
   await rt.locks.run(container.id, async () => {
     if (container.state === 'running' || container.state === 'created') {
       const sandbox = rt.sandboxes.get(container.sandboxId);

@@ -1,5 +1,5 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { BerthError, type BerthErrorCode } from '../core/errors.js';
+import { BerthError, isStorageFull, type BerthErrorCode } from '../core/errors.js';
 
 const CODE_BY_ERROR: Record<BerthErrorCode, GrpcStatus> = {
   NOT_FOUND: GrpcStatus.NOT_FOUND,
@@ -10,7 +10,16 @@ const CODE_BY_ERROR: Record<BerthErrorCode, GrpcStatus> = {
   UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
   RESOURCE_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
+  CANCELLED: GrpcStatus.CANCELLED,
 };
+
+/**
+ * Longest status message sent. Messages quote the request (ids, names), and
+ * details travel in an HTTP/2 trailer: one over the client's header-list limit
+ * (16 KiB in grpc-js) makes the client drop the whole connection, failing every
+ * other call in flight on it.
+ */
+export const MAX_DETAILS_LENGTH = 4096;
 
 export interface GrpcFailure {
   code: GrpcStatus;
@@ -19,9 +28,16 @@ export interface GrpcFailure {
 
 /** Maps any thrown value to the gRPC status a client sees. */
 export function toGrpcFailure(err: unknown): GrpcFailure {
-  if (err instanceof BerthError) return { code: CODE_BY_ERROR[err.code], details: err.message };
+  if (err instanceof BerthError) return { code: CODE_BY_ERROR[err.code], details: boundedDetails(err.message) };
   const message = err instanceof Error ? err.message : String(err);
-  return { code: GrpcStatus.INTERNAL, details: message };
+  // A full disk anywhere (content, snapshots, database) is a resource problem, not a daemon fault.
+  if (isStorageFull(err)) return { code: GrpcStatus.RESOURCE_EXHAUSTED, details: boundedDetails(`no space left on device: ${message}`) };
+  return { code: GrpcStatus.INTERNAL, details: boundedDetails(message) };
+}
+
+export function boundedDetails(message: string): string {
+  if (message.length <= MAX_DETAILS_LENGTH) return message;
+  return `${message.slice(0, MAX_DETAILS_LENGTH)}… (${message.length - MAX_DETAILS_LENGTH} more characters)`;
 }
 
 export function grpcCodeName(code: GrpcStatus): string {

@@ -1,10 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
+import { CancelledError } from '../core/errors.js';
 import type { CriContext } from './context.js';
 import { grpcCodeName, toGrpcFailure } from './grpc-errors.js';
 import { loadCriProto } from './proto.js';
+import { MalformedRequest, malformedDetails, tolerantDecoders } from './request-decoding.js';
 
-/** A unary CRI handler: request in, response out; thrown errors become gRPC statuses. */
-export type UnaryHandler = (ctx: CriContext, request: never) => Promise<object>;
+/**
+ * A unary CRI handler: request in, response out; thrown errors become gRPC
+ * statuses. `signal` aborts when the client cancels or its deadline passes.
+ */
+export type UnaryHandler = (ctx: CriContext, request: never, signal: AbortSignal) => Promise<object>;
 /** A server-streaming CRI handler writes to the call until it ends or the client leaves. */
 export type StreamHandler = (ctx: CriContext, request: never, call: grpc.ServerWritableStream<object, object>) => Promise<void>;
 
@@ -55,6 +60,12 @@ function implementService(
           logCall(ctx, rpc, started, grpc.status.UNIMPLEMENTED, "not implemented");
           return;
         }
+        if (call.request instanceof MalformedRequest) {
+          const details = malformedDetails(rpc, call.request);
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
+          logCall(ctx, rpc, started, grpc.status.INVALID_ARGUMENT, details);
+          return;
+        }
         inFlight.add(call);
         handler(ctx, call.request as never, call).then(
           () => {
@@ -78,10 +89,18 @@ function implementService(
         logCall(ctx, rpc, started, grpc.status.UNIMPLEMENTED, "not implemented");
         return;
       }
+      if (call.request instanceof MalformedRequest) {
+        const details = malformedDetails(rpc, call.request);
+        callback({ code: grpc.status.INVALID_ARGUMENT, details });
+        logCall(ctx, rpc, started, grpc.status.INVALID_ARGUMENT, details);
+        return;
+      }
       inFlight.add(call);
+      const clientGone = new AbortController();
+      call.once('cancelled', () => clientGone.abort(new CancelledError(`${rpc} cancelled: the client went away or its deadline passed`)));
       let result: Promise<object>;
       try {
-        result = handler(ctx, call.request as never);
+        result = handler(ctx, call.request as never, clientGone.signal);
       } catch (err) {
         result = Promise.reject(err);
       }
@@ -117,11 +136,11 @@ export class CriGrpcServer {
     const proto = loadCriProto();
     const v1 = proto.runtime.v1;
     this.server.addService(
-      v1.RuntimeService.service,
+      tolerantDecoders(v1.RuntimeService.service),
       implementService(ctx, 'runtime.v1.RuntimeService', v1.RuntimeService.service, handlers.RuntimeService, this.inFlight),
     );
     this.server.addService(
-      v1.ImageService.service,
+      tolerantDecoders(v1.ImageService.service),
       implementService(ctx, 'runtime.v1.ImageService', v1.ImageService.service, handlers.ImageService, this.inFlight),
     );
   }

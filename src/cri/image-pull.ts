@@ -4,11 +4,12 @@ import type { PullImageResponse } from '../gen/cri/runtime/v1/PullImageResponse.
 import { credentialsFromAuth } from './auth.js';
 import type { CriContext } from './context.js';
 
-export async function pullImage(ctx: CriContext, req: PullImageRequest__Output): Promise<PullImageResponse> {
+/** PullImage; a pull every waiting client has abandoned (cancelled, deadline passed) stops downloading. */
+export async function pullImage(ctx: CriContext, req: PullImageRequest__Output, signal?: AbortSignal): Promise<PullImageResponse> {
   const reference = req.image?.image ?? '';
   if (!reference) throw new InvalidArgumentError('image.image must name the image to pull');
   const started = Date.now();
-  const pulled = await ctx.images.pull(reference, credentialsFromAuth(req.auth));
+  const pulled = await ctx.images.pull(reference, credentialsFromAuth(req.auth), undefined, signal);
   ctx.logger.info('image pulled', { image: reference, id: pulled.id, ms: Date.now() - started });
   return { image_ref: pulled.id };
 }

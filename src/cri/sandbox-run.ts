@@ -1,9 +1,9 @@
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { createNetns, removeNetns } from '../cni/netns.js';
 import { AlreadyExistsError, InvalidArgumentError } from '../core/errors.js';
 import type { SandboxRecord } from '../core/metadata/records.js';
 import { createPodFiles, removePodFiles } from '../core/sandbox/pod-files.js';
-import { buildSandboxSpec, resolveUser, seccompLocalhostPath } from '../core/runtime/spec/index.js';
+import { buildSandboxSpec, refuseNul, resolveUser, seccompLocalhostPath, validateCgroupParent } from '../core/runtime/spec/index.js';
 import { loadSeccompProfile } from '../core/runtime/seccomp-profile-file.js';
 import { chainIds } from '../core/images/chain-id.js';
 import type { ImageConfig } from '../core/images/manifest.js';
@@ -36,7 +36,27 @@ function validate(config: PodSandboxConfig__Output | null): asserts config is Po
       throw new InvalidArgumentError(`config.metadata.${key} "${value.slice(0, 64)}" is not a valid name`);
     }
   }
+  // The kernel's HOST_NAME_MAX; runc would fail half-way through creating the pause container.
+  if (Buffer.byteLength(config.hostname) > 64) throw new InvalidArgumentError(`hostname "${config.hostname.slice(0, 64)}…" is longer than 64 bytes`);
+  refuseNul(config.hostname, 'hostname');
+  if (config.log_directory !== '') {
+    refuseNul(config.log_directory, 'log_directory');
+    if (!isAbsolute(config.log_directory)) throw new InvalidArgumentError(`log_directory "${config.log_directory.slice(0, 200)}" must be an absolute path`);
+  }
+  for (const p of config.port_mappings) {
+    if (!PROTOCOLS.has(p.protocol)) throw new InvalidArgumentError(`port mapping protocol ${String(p.protocol)} is not TCP, UDP or SCTP`);
+    if (p.container_port < 1 || p.container_port > 65535) throw new InvalidArgumentError(`port mapping container_port ${p.container_port} must be 1-65535`);
+    if (p.host_port < 0 || p.host_port > 65535) throw new InvalidArgumentError(`port mapping host_port ${p.host_port} must be 0-65535`);
+  }
+  // Each entry becomes one line of the pod's resolv.conf: no line breaks or spaces hidden inside.
+  const dns = config.dns_config;
+  for (const entry of [...(dns?.servers ?? []), ...(dns?.searches ?? []), ...(dns?.options ?? [])]) {
+    if (entry === '' || /[\s\0]/.test(entry)) throw new InvalidArgumentError(`dns_config entry ${JSON.stringify(entry.slice(0, 200))} must be one word`);
+  }
+  validateCgroupParent(config.linux?.cgroup_parent ?? '');
 }
+
+const PROTOCOLS = new Set<unknown>(['TCP', 'UDP', 'SCTP']);
 
 /**
  * RunPodSandbox: reserve the name and pin a network namespace; then run the

@@ -52,6 +52,7 @@ export async function openCoreServices(config: BerthConfig, logger: Logger): Pro
     images: imageStore,
     leases,
     registryConfigPath: config.registry.config_path,
+    onCollectError: (err) => logger.warn('collecting what a failed pull left behind', { error: (err as Error).message }),
   });
 
   let cached: { at: number; value: Promise<{ bytes: number; inodes: number }> } | undefined;

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { applyLayer, DiffIdMismatchError, type ApplyOptions } from '../../src/core/diff/index.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
 import { lgetxattr } from '../../src/core/sys/native.js';
 
 // ---------- helpers ----------
@@ -241,6 +242,11 @@ describe('applyLayer: content and metadata', () => {
     const huge = await makeTar([rawPax([['SCHILY.xattr.user.big', Buffer.alloc(1100 * 1024, 'a')]]), { header: { name: 'f' }, body: 'x' }]);
     await assert.rejects(apply(huge, { root: hugeRoot, whiteoutMode: 'delete' }), /PAX header of \d+ bytes/);
     assert.equal(await exists(join(hugeRoot, 'f')), false);
+
+    // Within the PAX bound but over the kernel's 64 KiB per value: the layer's fault, not the daemon's.
+    const bigRoot = await tempDir(t, 'berth-diff-big-');
+    const big = await makeTar([{ header: { name: 'big', pax: { 'SCHILY.xattr.user.big': 'x'.repeat(100_000) } }, body: 'b' }]);
+    await assert.rejects(apply(big, { root: bigRoot, whiteoutMode: 'delete' }), (err: Error) => err instanceof InvalidArgumentError && /cannot set xattr "user.big"/.test(err.message));
   });
 
   it('creates character and block devices and fifos with mknod', async (t) => {

@@ -3,7 +3,7 @@ import { createReadStream, statSync, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { InvalidArgumentError, NotFoundError, ResourceExhaustedError, UnavailableError } from '../errors.js';
+import { InvalidArgumentError, isStorageFull, NotFoundError, ResourceExhaustedError, storageFullError, UnavailableError } from '../errors.js';
 import { digestHex, newDigester } from './digest.js';
 import { fsyncDir, isErrno, TEMP_MARKER, writeFileAtomic } from './fs-util.js';
 import type {
@@ -116,8 +116,14 @@ export class LocalContentStore implements ContentStore {
       if (typeof source !== 'function') source.destroy();
       return existing;
     }
-    const writer = await this.writer(ref, expected);
+    let writer: ContentWriter;
+    try {
+      writer = await this.writer(ref, expected);
+    } catch (err) {
+      throw isStorageFull(err) ? storageFullError(err, `blob ${expected.digest}`) : err;
+    }
     let readable: Readable | undefined;
+    let writeFailed = false;
     try {
       if (typeof source === 'function') {
         readable = await source(writer.offset);
@@ -127,14 +133,24 @@ export class LocalContentStore implements ContentStore {
         readable = source;
       }
       for await (const chunk of readable) {
-        await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
+        try {
+          await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
+        } catch (err) {
+          writeFailed = true;
+          throw isStorageFull(err) ? storageFullError(err, `blob ${expected.digest}`) : err;
+        }
       }
       return await writer.commit(expected);
     } catch (err) {
       readable?.destroy();
-      // Keeps the partial data (if the commit did not already discard it) so a later attempt resumes.
-      await writer.close();
-      throw err;
+      if (writeFailed) {
+        // Too many bytes, or a full disk: the partial data is wrong or in the way, never worth resuming.
+        await writer.abort();
+      } else {
+        // Keeps the partial data (if the commit did not already discard it) so a later attempt resumes.
+        await writer.close();
+      }
+      throw isStorageFull(err) ? storageFullError(err, `blob ${expected.digest}`) : err;
     }
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { isValidDigest } from '../content/digest.js';
-import { BerthError, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
+import { BerthError, FailedPreconditionError, InvalidArgumentError, isStorageFull, storageFullError } from '../errors.js';
 import { lgetxattr, llistxattr, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/native.js';
 import { openUncompressed } from './decompress.js';
 import { installPaxDecoder, paxXattrs } from './pax.js';
@@ -131,6 +131,7 @@ export async function applyLayer(input: Readable, opts: ApplyOptions): Promise<A
     input.destroy();
     await feeding.catch(() => undefined);
     if (err instanceof BerthError) throw err;
+    if (isStorageFull(err)) throw storageFullError(err, 'the unpacked layer');
     // A broken archive or compressed stream shows up in the loop as a generic "stream destroyed":
     // report the root cause (truncated tar, corrupt gzip/zstd, oversized header) instead.
     if (extractError !== undefined) {
@@ -308,7 +309,15 @@ class LayerApplier {
     const uid = paxNumber(pax, 'uid') ?? header.uid ?? 0;
     const gid = paxNumber(pax, 'gid') ?? header.gid ?? 0;
     await lchown(target.path, uid, gid);
-    for (const [key, value] of paxXattrs(pax)) lsetxattr(target.path, key, value);
+    for (const [key, value] of paxXattrs(pax)) {
+      try {
+        lsetxattr(target.path, key, value);
+      } catch (err) {
+        if (isStorageFull(err)) throw err;
+        // Too big for the filesystem (E2BIG, ERANGE), a namespace it refuses (EINVAL, ENOTSUP): the layer is at fault.
+        throw new UnsafeEntryError(header.name, `cannot set xattr ${JSON.stringify(key.slice(0, 100))} of ${value.length} bytes: ${(err as Error).message}`);
+      }
+    }
     const isSymlink = header.type === 'symlink';
     // chmod after chown: chown clears setuid/setgid bits.
     if (!isSymlink) await chmod(target.path, (header.mode ?? 0o644) & 0o7777);

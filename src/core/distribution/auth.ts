@@ -138,6 +138,12 @@ export function parseTokenResponse(body: Buffer): TokenResponse {
   const obj = json as Record<string, unknown>;
   const token = typeof obj['token'] === 'string' && obj['token'] ? obj['token'] : obj['access_token'];
   if (typeof token !== 'string' || token === '') throw new Error('token server answer has no token');
+  if (!isHeaderSafeToken(token)) throw new Error('token server answered with a token that cannot be sent in an Authorization header');
   const expires = obj['expires_in'];
   return typeof expires === 'number' ? { token, expiresIn: expires } : { token };
+}
+
+/** Printable ASCII without spaces: what may follow `Bearer ` in an Authorization header. */
+export function isHeaderSafeToken(token: string): boolean {
+  return /^[\x21-\x7e]+$/.test(token);
 }

@@ -62,6 +62,7 @@ interface RequestOptions {
   headers?: OutgoingHttpHeaders;
   body?: RequestBody;
   followRedirects?: boolean;
+  signal?: AbortSignal;
 }
 
 interface Response {
@@ -105,7 +106,7 @@ export class RegistryClient {
    * Resolve a reference to its manifest (or index): each host with the resolve
    * capability is tried in order and the first good answer wins.
    */
-  async resolve(ref: ImageReference | string): Promise<ResolvedManifest> {
+  async resolve(ref: ImageReference | string, signal?: AbortSignal): Promise<ResolvedManifest> {
     const reference = typeof ref === 'string' ? parseReference(ref) : ref;
     const hosts = await this.hosts(reference.domain, 'resolve');
     if (hosts.length === 0) {
@@ -114,9 +115,10 @@ export class RegistryClient {
     const failures: { host: RegistryHost; err: unknown }[] = [];
     for (const host of hosts) {
       try {
-        const { descriptor, body } = await this.fetchManifest(host, reference.path, reference.object());
+        const { descriptor, body } = await this.fetchManifest(host, reference.path, reference.object(), signal);
         return { host, descriptor, body };
       } catch (err) {
+        signal?.throwIfAborted();
         failures.push({ host, err });
       }
     }
@@ -138,6 +140,7 @@ export class RegistryClient {
     host: RegistryHost,
     repoPath: string,
     reference: string,
+    signal?: AbortSignal,
   ): Promise<{ descriptor: ContentDescriptor; body: Buffer }> {
     const url = endpoint(host, `${repoPath}/manifests/${reference}`);
     const { res, url: finalUrl } = await this.request(host, {
@@ -146,9 +149,10 @@ export class RegistryClient {
       scopes: [repositoryScope(repoPath, PULL)],
       headers: { accept: MANIFEST_ACCEPT.join(', ') },
       followRedirects: true,
+      ...(signal ? { signal } : {}),
     });
     if (res.statusCode !== 200) throw await statusError(res, 'GET', finalUrl, `manifest ${repoPath}:${reference}`);
-    const body = await readBounded(res, MAX_MANIFEST_BYTES, `manifest ${repoPath}@${reference} from ${host.url.origin}`);
+    const body = await readBounded(res, MAX_MANIFEST_BYTES, `manifest ${repoPath}@${reference} from ${host.url.origin}`, signal);
     const digest = sha256Digest(body);
 
     const announced = headerValue(res, 'docker-content-digest');
@@ -175,7 +179,7 @@ export class RegistryClient {
    * ignores the range, the first `offset` bytes are skipped here. The caller
    * verifies the digest (see verifyingStream).
    */
-  async fetchBlob(host: RegistryHost, repoPath: string, descriptor: ContentDescriptor, offset = 0): Promise<Readable> {
+  async fetchBlob(host: RegistryHost, repoPath: string, descriptor: ContentDescriptor, offset = 0, signal?: AbortSignal): Promise<Readable> {
     const url = endpoint(host, `${repoPath}/blobs/${descriptor.digest}`);
     const headers: OutgoingHttpHeaders = {};
     if (offset > 0) headers['range'] = `bytes=${offset}-`;
@@ -185,6 +189,7 @@ export class RegistryClient {
       scopes: [repositoryScope(repoPath, PULL)],
       headers,
       followRedirects: true,
+      ...(signal ? { signal } : {}),
     });
     if (offset > 0 && res.statusCode === 206) {
       const start = /^bytes (\d+)-/.exec(headerValue(res, 'content-range') ?? '')?.[1];
@@ -293,7 +298,7 @@ export class RegistryClient {
       Object.assign(headers, opts.headers);
       if (sameOrigin) {
         const scopes = challengeScope ? [...new Set([...opts.scopes, ...challengeScope.split(' ')])] : opts.scopes;
-        const auth = await this.authorization(host, scopes);
+        const auth = await this.authorization(host, scopes, opts.signal);
         if (auth) headers['authorization'] = auth.header;
         usedTokenKey = auth?.tokenKey;
       }
@@ -305,6 +310,7 @@ export class RegistryClient {
         ...(opts.body !== undefined ? { body: opts.body } : {}),
         tls: sameOrigin ? host : undefined,
         timeoutMs: this.timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
       const status = res.statusCode ?? 0;
 
@@ -349,6 +355,7 @@ export class RegistryClient {
   private async authorization(
     host: RegistryHost,
     scopes: readonly string[],
+    signal?: AbortSignal,
   ): Promise<{ header: string; tokenKey?: string } | undefined> {
     const creds = this.options.credentials?.(host.url.host);
     if (creds && 'registryToken' in creds) return { header: `Bearer ${creds.registryToken}` };
@@ -364,7 +371,7 @@ export class RegistryClient {
     const key = TokenCache.key(realm, service, scopes);
     const cached = this.tokens.get(key);
     if (cached) return { header: `Bearer ${cached}`, tokenKey: key };
-    const { token, expiresIn } = await this.fetchToken(host, realm, service, scopes, creds);
+    const { token, expiresIn } = await this.fetchToken(host, realm, service, scopes, creds, signal);
     this.tokens.set(key, token, expiresIn);
     return { header: `Bearer ${token}`, tokenKey: key };
   }
@@ -375,6 +382,7 @@ export class RegistryClient {
     service: string | undefined,
     scopes: readonly string[],
     creds: Credentials | undefined,
+    signal?: AbortSignal,
   ): Promise<{ token: string; expiresIn?: number }> {
     let realmUrl: URL;
     try {
@@ -396,20 +404,20 @@ export class RegistryClient {
       const body = Buffer.from(form.toString());
       headers['content-type'] = 'application/x-www-form-urlencoded';
       headers['content-length'] = String(body.length);
-      res = await send(this.agents, { method: 'POST', url: realmUrl, headers, body, tls, timeoutMs: this.timeoutMs });
+      res = await send(this.agents, { method: 'POST', url: realmUrl, headers, body, tls, timeoutMs: this.timeoutMs, ...(signal ? { signal } : {}) });
     } else {
       const url = new URL(realmUrl);
       if (service) url.searchParams.set('service', service);
       for (const scope of scopes) url.searchParams.append('scope', scope);
       if (creds && 'username' in creds) headers['authorization'] = basicAuthorization(creds.username, creds.password);
-      res = await send(this.agents, { method: 'GET', url, headers, tls, timeoutMs: this.timeoutMs });
+      res = await send(this.agents, { method: 'GET', url, headers, tls, timeoutMs: this.timeoutMs, ...(signal ? { signal } : {}) });
     }
     if (res.statusCode !== 200) {
       const detail = await errorDetail(res);
       const why = res.statusCode === 401 || res.statusCode === 403 ? ' (credentials rejected)' : '';
       throw new RegistryAuthError(`token request to ${realmUrl.origin}${realmUrl.pathname} failed: ${res.statusCode}${why}${detail}`);
     }
-    const body = await readBounded(res, MAX_TOKEN_RESPONSE_BYTES, `token response from ${realmUrl.origin}`);
+    const body = await readBounded(res, MAX_TOKEN_RESPONSE_BYTES, `token response from ${realmUrl.origin}`, signal);
     try {
       return parseTokenResponse(body);
     } catch (err) {

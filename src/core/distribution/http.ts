@@ -20,6 +20,8 @@ export interface SendOptions {
   body?: RequestBody;
   tls?: TlsSettings;
   timeoutMs: number;
+  /** Aborting it destroys the request (and the response being read). */
+  signal?: AbortSignal;
 }
 
 /** Keep-alive agents, one per distinct TLS configuration. */
@@ -61,16 +63,28 @@ export function send(agents: AgentPool, opts: SendOptions): Promise<IncomingMess
   const { method, url } = opts;
   return new Promise<IncomingMessage>((resolve, reject) => {
     const lib = url.protocol === 'https:' ? https : http;
-    const req = lib.request(url, {
-      method,
-      headers: opts.headers,
-      agent: agents.get(url, opts.tls),
-      timeout: opts.timeoutMs,
-    });
+    let req: http.ClientRequest;
+    try {
+      req = lib.request(url, {
+        method,
+        headers: opts.headers,
+        agent: agents.get(url, opts.tls),
+        timeout: opts.timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      // Node refuses header values with control characters (a token or header from a registry or hosts.toml).
+      reject(err instanceof RegistryError ? err : new RegistryError(`${method} ${url}: cannot send the request: ${(err as Error).message}`, url.href, undefined, { cause: err }));
+      return;
+    }
     req.on('timeout', () => {
       req.destroy(new RegistryError(`${method} ${url}: no activity for ${opts.timeoutMs} ms`, url.href));
     });
     req.on('error', (err) => {
+      if (opts.signal?.aborted) {
+        reject(opts.signal.reason);
+        return;
+      }
       reject(err instanceof RegistryError ? err : new RegistryError(`${method} ${url}: ${err.message}`, url.href, undefined, { cause: err }));
     });
     req.on('response', resolve);
@@ -88,8 +102,13 @@ export function send(agents: AgentPool, opts: SendOptions): Promise<IncomingMess
 }
 
 /** Read a whole body, refusing (and cutting the connection) once it passes `limit` bytes. */
-export function readBounded(res: IncomingMessage, limit: number, what: string): Promise<Buffer> {
+export function readBounded(res: IncomingMessage, limit: number, what: string, signal?: AbortSignal): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
+    if (signal?.aborted) {
+      res.destroy();
+      reject(signal.reason);
+      return;
+    }
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
       res.destroy();
@@ -118,12 +137,16 @@ export function readBounded(res: IncomingMessage, limit: number, what: string): 
     res.on('error', (err) => {
       if (done) return;
       done = true;
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
       reject(new RegistryError(`${what}: connection failed while reading: ${err.message}`, undefined, undefined, { cause: err }));
     });
     res.on('close', () => {
       if (done) return;
       done = true;
-      reject(new RegistryError(`${what}: connection closed before the body was complete`));
+      reject(signal?.aborted ? signal.reason : new RegistryError(`${what}: connection closed before the body was complete`));
     });
   });
 }

@@ -26,6 +26,8 @@ export interface ImageServiceDeps {
   images: ImageStore;
   leases: LeaseManager;
   registryConfigPath?: string;
+  /** Told when the collection after a failed pull fails (it runs in the background). */
+  onCollectError?: (err: unknown) => void;
 }
 
 const FULL_ID = /^(?:sha256:)?([a-f0-9]{64})$/;
@@ -46,16 +48,28 @@ export class ImageService {
     this.anonymousClient = new RegistryClient({ configPath: deps.registryConfigPath, userAgent: 'berth' });
   }
 
-  async pull(reference: string, credentials?: Credentials, progress?: PullProgress): Promise<PulledImage> {
-    return this.gcLock.read(async () => {
-      if (!credentials) return this.puller.pull(reference, this.anonymousClient, progress);
-      const client = new RegistryClient({ configPath: this.deps.registryConfigPath, userAgent: 'berth', credentials: () => credentials });
-      try {
-        return await this.puller.pull(reference, client, progress, `auth:${JSON.stringify(credentials)}`);
-      } finally {
-        client.close();
-      }
-    });
+  /**
+   * Pulls an image. `signal` is the caller's: when every caller of the same
+   * pull has aborted, the downloads stop. A failed pull leaves nothing behind:
+   * what it stored but no image references is collected (queued right away,
+   * so later pulls and removals wait for it).
+   */
+  async pull(reference: string, credentials?: Credentials, progress?: PullProgress, signal?: AbortSignal): Promise<PulledImage> {
+    parseReference(reference); // a malformed name fails here, before anything is stored
+    try {
+      return await this.gcLock.read(async () => {
+        if (!credentials) return this.puller.pull(reference, this.anonymousClient, progress, undefined, signal);
+        const client = new RegistryClient({ configPath: this.deps.registryConfigPath, userAgent: 'berth', credentials: () => credentials });
+        try {
+          return await this.puller.pull(reference, client, progress, `auth:${JSON.stringify(credentials)}`, signal);
+        } finally {
+          client.close();
+        }
+      });
+    } catch (err) {
+      this.collect().catch((gcErr: unknown) => this.deps.onCollectError?.(gcErr));
+      throw err;
+    }
   }
 
   /**

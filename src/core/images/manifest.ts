@@ -427,10 +427,11 @@ export function selectPlatform(index: Index, want: Platform): Descriptor {
   }
   if (best) return best;
   const available = index.manifests
-    .filter((d) => d.platform)
+    .filter((d) => d.platform && isManifestType(d.mediaType))
     .map((d) => formatPlatform(d.platform as Platform))
     .join(', ');
+  const nested = index.manifests.some((d) => !isManifestType(d.mediaType)) ? '; entries that are indexes themselves are not followed' : '';
   throw new NotFoundError(
-    `no image for platform ${formatPlatform(want)} in the index (available: ${available || 'none with a platform'})`,
+    `no image for platform ${formatPlatform(want)} in the index (available: ${available || 'none with a platform'})${nested}`,
   );
 }

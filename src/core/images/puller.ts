@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ContentStore } from '../content/store.js';
 import { applyLayer } from '../diff/index.js';
 import type { RegistryClient, RegistryHost } from '../distribution/client.js';
 import { parseReference, type ImageReference } from '../distribution/reference.js';
-import { FailedPreconditionError, InvalidArgumentError } from '../errors.js';
+import { CancelledError, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
 import type { Lease, LeaseManager } from '../leases/leases.js';
 import type { OverlaySnapshotter } from '../snapshots/overlay.js';
 import { Semaphore, SingleFlight } from '../util/concurrency.js';
@@ -54,15 +55,19 @@ export class ImagePuller {
     this.downloads = new Semaphore(deps.concurrentDownloads ?? 4);
   }
 
-  pull(reference: string, client: RegistryClient, progress: PullProgress = {}, flightKey = reference): Promise<PulledImage> {
+  /** Pulls `reference`; concurrent pulls of it share the work, which stops once every caller's `signal` has aborted. */
+  pull(reference: string, client: RegistryClient, progress: PullProgress = {}, flightKey = reference, signal?: AbortSignal): Promise<PulledImage> {
     const ref = parseReference(reference);
-    return this.pullFlights.do(`${ref.toString()}\n${flightKey}`, () => this.pullOnce(ref, client, progress));
+    return this.pullFlights.do(`${ref.toString()}\n${flightKey}`, (flightSignal) => this.pullOnce(ref, client, progress, flightSignal), signal);
   }
 
-  private async pullOnce(ref: ImageReference, client: RegistryClient, progress: PullProgress): Promise<PulledImage> {
+  private async pullOnce(ref: ImageReference, client: RegistryClient, progress: PullProgress, flightSignal: AbortSignal): Promise<PulledImage> {
     const lease = this.deps.leases.create();
+    // Ends with this pull: downloads still queued when one layer fails stop instead of running on.
+    const ended = new AbortController();
+    const signal = AbortSignal.any([flightSignal, ended.signal]);
     try {
-      const resolved = await client.resolve(ref);
+      const resolved = await client.resolve(ref, signal);
       const host = resolved.host;
       await this.storeBuffer(lease, resolved.descriptor.digest, resolved.body);
 
@@ -71,7 +76,7 @@ export class ImagePuller {
       const top = parseManifestOrIndex(resolved.body, resolved.descriptor.mediaType);
       if (top.kind === 'index') {
         const chosen = selectPlatform(top.index, DEFAULT_PLATFORM);
-        const fetched = await client.fetchManifest(host, ref.path, chosen.digest);
+        const fetched = await client.fetchManifest(host, ref.path, chosen.digest, signal);
         manifestDesc = fetched.descriptor;
         manifestBody = fetched.body;
         await this.storeBuffer(lease, manifestDesc.digest, manifestBody);
@@ -82,7 +87,7 @@ export class ImagePuller {
         throw new InvalidArgumentError(`image ${ref.toString()} has layers of unsupported media types`);
       }
 
-      await this.fetchBlob(lease, client, host, ref, manifest.config, progress);
+      await this.fetchBlob(lease, client, host, ref, manifest.config, progress, signal);
       const config = parseImageConfig(await this.deps.content.readAll(manifest.config.digest, MAX_CONFIG_BYTES));
       const diffIds = config.rootfs.diff_ids;
       if (diffIds.length !== layers.length) {
@@ -92,11 +97,12 @@ export class ImagePuller {
       }
 
       const chain = chainIds(diffIds);
-      const downloads = layers.map((layer) => this.fetchBlob(lease, client, host, ref, layer, progress));
+      const downloads = layers.map((layer) => this.fetchBlob(lease, client, host, ref, layer, progress, signal));
       // Unhandled rejections of later downloads are reported through the unpack chain below.
       downloads.forEach((d) => d.catch(() => undefined));
       for (let i = 0; i < layers.length; i++) {
         await downloads[i];
+        signal.throwIfAborted();
         await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, i > 0 ? chain[i - 1] : undefined);
       }
 
@@ -118,6 +124,7 @@ export class ImagePuller {
       const stored = names.map((n) => this.deps.images.get(n)!);
       return { id: manifest.config.digest, records: stored, config };
     } finally {
+      ended.abort(new CancelledError(`pull of ${ref.toString()} ended`));
       lease.release();
     }
   }
@@ -130,22 +137,32 @@ export class ImagePuller {
     });
   }
 
-  private fetchBlob(lease: Lease, client: RegistryClient, host: RegistryHost, ref: ImageReference, desc: Descriptor, progress: PullProgress): Promise<void> {
+  /** Downloads a blob unless stored; shared with other pulls, and stopped when every pull waiting for it has aborted. */
+  private fetchBlob(
+    lease: Lease,
+    client: RegistryClient,
+    host: RegistryHost,
+    ref: ImageReference,
+    desc: Descriptor,
+    progress: PullProgress,
+    signal: AbortSignal,
+  ): Promise<void> {
     lease.add('content', desc.digest);
-    return this.blobFlights.do(desc.digest, async () => {
+    return this.blobFlights.do(desc.digest, async (blobSignal) => {
       if (await this.deps.content.info(desc.digest)) return;
       await this.downloads.run(async () => {
+        blobSignal.throwIfAborted();
         await this.deps.content.ingest(
           `fetch-${desc.digest}`,
           async (offset) => {
-            const stream = await client.fetchBlob(host, ref.path, desc, offset);
+            const stream = await client.fetchBlob(host, ref.path, desc, offset, blobSignal);
             if (progress.onBytes) stream.on('data', (chunk: Buffer) => progress.onBytes!(desc.digest, chunk.length));
             return stream;
           },
           { digest: desc.digest, size: desc.size },
         );
       });
-    });
+    }, signal);
   }
 
   private unpack(lease: Lease, layer: Descriptor, diffId: string, chainId: string, parent: string | undefined): Promise<void> {
@@ -155,8 +172,8 @@ export class ImagePuller {
       const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
       lease.add('snapshot', key);
       await this.deps.snapshots.prepare(key, parent, { 'berth.io/unpacking': layer.digest });
+      const dirs = this.deps.snapshots.layerDirs(key);
       try {
-        const dirs = this.deps.snapshots.layerDirs(key);
         await applyLayer(this.deps.content.openRead(layer.digest), {
           root: dirs.upper,
           whiteoutMode: 'overlay',
@@ -165,6 +182,8 @@ export class ImagePuller {
         });
         await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest });
       } catch (err) {
+        // Files first: on a full disk, removing the snapshot's record needs the space they hold.
+        await rm(dirs.upper, { recursive: true, force: true }).catch(() => undefined);
         await this.deps.snapshots.remove(key).catch(() => undefined);
         throw err;
       }

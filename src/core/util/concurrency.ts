@@ -17,19 +17,67 @@ export class Semaphore {
   }
 }
 
+interface Flight<T> {
+  promise: Promise<T>;
+  controller: AbortController;
+  /** Callers still waiting; callers that cannot cancel count as waiting until the end. */
+  waiters: number;
+}
+
 /**
  * Joins concurrent callers asking for the same key onto one promise: ten pulls
- * of one image fetch each blob once.
+ * of one image fetch each blob once. A caller may pass a signal: when it
+ * aborts, that caller stops waiting, and once no caller waits any more the
+ * work's own signal aborts, so abandoned work (a download nobody wants) stops.
+ * A caller arriving after that starts the work afresh, once the abandoned
+ * attempt has wound down.
  */
 export class SingleFlight<T> {
-  private readonly inFlight = new Map<string, Promise<T>>();
+  private readonly inFlight = new Map<string, Flight<T>>();
+  /** Abandoned work still winding down (it may hold locks the next attempt needs). */
+  private readonly draining = new Map<string, Promise<unknown>>();
 
-  do(key: string, work: () => Promise<T>): Promise<T> {
-    const existing = this.inFlight.get(key);
-    if (existing) return existing;
-    const promise = work().finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, promise);
-    return promise;
+  do(key: string, work: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
+    let flight = this.inFlight.get(key);
+    if (!flight) {
+      const controller = new AbortController();
+      const previous = this.draining.get(key);
+      const started = previous ? previous.then(() => work(controller.signal), () => work(controller.signal)) : work(controller.signal);
+      const created: Flight<T> = { promise: started, controller, waiters: 0 };
+      created.promise = started.finally(() => {
+        if (this.inFlight.get(key) === created) this.inFlight.delete(key);
+        if (this.draining.get(key) === created.promise) this.draining.delete(key);
+      });
+      created.promise.catch(() => undefined); // every waiter may have left; they saw the error or their own abort
+      this.inFlight.set(key, created);
+      flight = created;
+    }
+    const joined = flight;
+    joined.waiters++;
+    if (!signal) return joined.promise;
+    return new Promise<T>((resolve, reject) => {
+      const leave = (): void => {
+        reject(signal.reason);
+        if (--joined.waiters > 0) return;
+        if (this.inFlight.get(key) === joined) {
+          this.inFlight.delete(key);
+          this.draining.set(key, joined.promise);
+        }
+        joined.controller.abort(signal.reason);
+      };
+      signal.addEventListener('abort', leave, { once: true });
+      joined.promise.then(
+        (value) => {
+          signal.removeEventListener('abort', leave);
+          resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', leave);
+          reject(err);
+        },
+      );
+    });
   }
 
   get size(): number {

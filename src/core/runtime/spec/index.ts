@@ -12,5 +12,5 @@ export { defaultSeccompProfile } from './seccomp-default.js';
 export { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, capabilitiesFromStatus, computeCapabilities, normalizeCapability } from './capabilities.js';
 export { cgroupsPath, clampOomScoreAdj, DEFAULT_RLIMITS } from './common.js';
 export { normalizeSignal, signalNumber, DEFAULT_STOP_SIGNAL } from './stop-signal.js';
-export { validateMount, validateDevice, validateSysctls } from './validate.js';
+export { validateCgroupParent, validateMount, validateDevice, validateProcessConfig, validateResources, validateSysctls, refuseNul } from './validate.js';
 export type { PodFiles } from './mounts.js';
