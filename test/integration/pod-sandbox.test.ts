@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { existsSync, readlinkSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { startDaemon } from '../support/daemon.js';
@@ -15,6 +14,14 @@ function code(err: unknown): number | undefined {
 async function conmonCount(stateDir: string): Promise<number> {
   const res = await run('pgrep', ['-f', `conmon.*${stateDir}`]);
   return res.stdout.split('\n').filter(Boolean).length;
+}
+
+/** The pinned network namespace of a pod, from its verbose status. */
+async function netnsOf(node: TestNode, id: string): Promise<string> {
+  const status = await node.daemon.cri.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
+  const path = (JSON.parse(status.info.info!) as { netnsPath: string }).netnsPath;
+  assert.match(path, /^\/var\/run\/netns\//);
+  return path;
 }
 
 describe('pod sandboxes', () => {
@@ -52,12 +59,13 @@ describe('pod sandboxes', () => {
     const ping = await run('busybox', ['ping', '-c', '1', '-W', '2', status.status.network.ip]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
 
-    const netnsBefore = (await readdir('/var/run/netns')).length;
+    const netns = await netnsOf(node, id);
+    assert.ok(existsSync(netns));
     assert.equal((await crictl(sock, ['stopp', id])).code, 0);
     assert.equal((await crictl(sock, ['stopp', id])).code, 0, 'stop is idempotent');
     const stopped = await node.daemon.cri.runtime.PodSandboxStatus({ pod_sandbox_id: id });
     assert.equal(stopped.status!.state, 'SANDBOX_NOTREADY');
-    assert.equal((await readdir('/var/run/netns')).length, netnsBefore - 1);
+    assert.equal(existsSync(netns), false, 'stop removes the pod network namespace');
     assert.equal((await crictl(sock, ['rmp', id])).code, 0);
     await node.daemon.cri.runtime.RemovePodSandbox({ pod_sandbox_id: id }); // idempotent
     await assert.rejects(node.daemon.cri.runtime.PodSandboxStatus({ pod_sandbox_id: id }), (err) => code(err) === GrpcStatus.NOT_FOUND);
@@ -130,9 +138,9 @@ describe('pod sandboxes', () => {
   });
 
   it('20 pods started in parallel get distinct IPs and all tear down cleanly', async () => {
-    const netnsBefore = (await readdir('/var/run/netns')).length;
     const configs = Array.from({ length: 20 }, () => podConfig(node));
     const ids = await Promise.all(configs.map((config) => node.daemon.cri.runtime.RunPodSandbox({ config }).then((r) => r.pod_sandbox_id)));
+    const namespaces = await Promise.all(ids.map((id) => netnsOf(node, id)));
     const ips = await Promise.all(ids.map(async (id) => (await node.daemon.cri.runtime.PodSandboxStatus({ pod_sandbox_id: id })).status!.network!.ip));
     assert.equal(new Set(ips).size, 20, ips.join(' '));
     assert.equal((await node.daemon.cri.runtime.ListPodSandbox({ filter: { label_selector: { app: 'berth-test' }, state: { state: 'SANDBOX_READY' } } })).items.length, 20);
@@ -140,7 +148,7 @@ describe('pod sandboxes', () => {
       await node.daemon.cri.runtime.StopPodSandbox({ pod_sandbox_id: id });
       await node.daemon.cri.runtime.RemovePodSandbox({ pod_sandbox_id: id });
     }));
-    assert.equal((await readdir('/var/run/netns')).length, netnsBefore);
+    assert.deepEqual(namespaces.filter((path) => existsSync(path)), [], 'no pod network namespace left');
     assert.equal(await conmonCount(node.daemon.dirs.state), 0);
     const veths = await run('ip', ['-o', 'link', 'show', 'master', node.bridge]);
     assert.equal(veths.stdout.trim(), '', 'no veth left on the bridge');
@@ -152,6 +160,7 @@ describe('pod sandboxes', () => {
     const keepId = (await node.daemon.cri.runtime.RunPodSandbox({ config: keep })).pod_sandbox_id;
     const diesId = (await node.daemon.cri.runtime.RunPodSandbox({ config: dies })).pod_sandbox_id;
     const keepIp = (await node.daemon.cri.runtime.PodSandboxStatus({ pod_sandbox_id: keepId })).status!.network!.ip;
+    const namespaces = [await netnsOf(node, keepId), await netnsOf(node, diesId)];
     const diesPid = (JSON.parse((await node.daemon.cri.runtime.PodSandboxStatus({ pod_sandbox_id: diesId, verbose: true })).info.info!) as { pid: number }).pid;
 
     await node.daemon.stop('SIGKILL');
@@ -174,6 +183,6 @@ describe('pod sandboxes', () => {
     assert.equal(await conmonCount(node.daemon.dirs.state), 0);
     const mounts = await import('node:fs/promises').then((fs) => fs.readFile('/proc/self/mountinfo', 'utf8'));
     assert.equal(mounts.includes(node.daemon.dirs.state), false, 'no mount left under the state dir');
-    assert.equal(existsSync(`/var/run/netns`) && (await readdir('/var/run/netns')).some((n) => mounts.includes(n)), false);
+    assert.deepEqual(namespaces.filter((path) => existsSync(path) || mounts.includes(path)), [], 'no pod network namespace left');
   });
 });
