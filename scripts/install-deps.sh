@@ -9,6 +9,7 @@ DEBIAN_PACKAGES=(
   containernetworking-plugins iproute2 iptables   # CNI plugins and what they drive
   docker-registry skopeo umoci          # the local registry the tests pull from
   busybox-static util-linux zstd        # test images and layer fixtures
+  openssl                               # certificates for the streaming TLS tests
   make g++ python3                      # native addons (better-sqlite3, berth_sys)
 )
 missing=()

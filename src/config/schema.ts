@@ -32,6 +32,9 @@ export interface BerthConfig {
   stream: {
     address: string;
     port: number;
+    /** PEM certificate (chain) and key: both set serves https/wss, both empty plain http/ws. */
+    tls_cert_file: string;
+    tls_key_file: string;
   };
   metrics: {
     address: string;
@@ -54,7 +57,7 @@ export function defaultConfig(): BerthConfig {
     },
     registry: { config_path: '/etc/berth/certs.d' },
     cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'] },
-    stream: { address: '127.0.0.1', port: 0 },
+    stream: { address: '127.0.0.1', port: 0, tls_cert_file: '', tls_key_file: '' },
     metrics: { address: '127.0.0.1:10361' },
   };
 }
@@ -86,6 +89,8 @@ bin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
 [stream]
 address = "127.0.0.1"
 port = 0                           # 0: any free port
+tls_cert_file = ""                 # PEM certificate and key: both set serves https/wss,
+tls_key_file = ""                  # both empty serves plain http/ws
 
 [metrics]
 address = "127.0.0.1:10361"        # empty string disables

@@ -78,6 +78,15 @@ function absolutePath(value: string, key: string): string {
   return value;
 }
 
+function optionalAbsolutePath(value: string, key: string): string {
+  return value === '' ? value : absolutePath(value, key);
+}
+
+function requireBothOrNeither(a: string, aKey: string, b: string, bKey: string): void {
+  if (a && !b) throw new ConfigError(bKey, `must be set together with ${aKey}`);
+  if (b && !a) throw new ConfigError(aKey, `must be set together with ${bKey}`);
+}
+
 /**
  * Turns a parsed TOML document into a complete configuration, filling in the
  * embedded defaults. Unknown keys and wrong types are errors naming the key.
@@ -104,7 +113,7 @@ export function validateConfig(raw: Raw): BerthConfig {
 
   const registry = table(raw, 'registry', 'registry', ['config_path']);
   const cni = table(raw, 'cni', 'cni', ['conf_dir', 'bin_dirs']);
-  const stream = table(raw, 'stream', 'stream', ['address', 'port']);
+  const stream = table(raw, 'stream', 'stream', ['address', 'port', 'tls_cert_file', 'tls_key_file']);
   const metrics = table(raw, 'metrics', 'metrics', ['address']);
 
   const config: BerthConfig = {
@@ -125,12 +134,15 @@ export function validateConfig(raw: Raw): BerthConfig {
     stream: {
       address: str(stream, 'address', 'stream.address', d.stream.address),
       port: int(stream, 'port', 'stream.port', d.stream.port, 0, 65535),
+      tls_cert_file: optionalAbsolutePath(str(stream, 'tls_cert_file', 'stream.tls_cert_file', d.stream.tls_cert_file), 'stream.tls_cert_file'),
+      tls_key_file: optionalAbsolutePath(str(stream, 'tls_key_file', 'stream.tls_key_file', d.stream.tls_key_file), 'stream.tls_key_file'),
     },
     metrics: { address: str(metrics, 'address', 'metrics.address', d.metrics.address) },
   };
   if (!config.runtimes[config.default_runtime]) {
     throw new ConfigError('default_runtime', `"${config.default_runtime}" has no [runtimes.${config.default_runtime}] table`);
   }
+  requireBothOrNeither(config.stream.tls_cert_file, 'stream.tls_cert_file', config.stream.tls_key_file, 'stream.tls_key_file');
   if (!config.sandbox_image) throw new ConfigError('sandbox_image', 'must not be empty');
   return config;
 }

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BerthConfig } from '../config/schema.js';
+import { loadStreamTls } from '../config/stream-tls.js';
 import { detectCgroupDriver, type CgroupDriver } from '../core/cgroups/detect.js';
 import type { CriContext, RuntimeNetworkSettings } from '../cri/context.js';
 import { KeyedLock } from '../cni/keyed-lock.js';
@@ -69,6 +70,8 @@ function resolveCgroupDriver(config: BerthConfig): CgroupDriver {
 
 /** Starts berthd: directories, root lock, CRI socket. */
 export async function startDaemon(config: BerthConfig, logger: Logger): Promise<RunningDaemon> {
+  // Before anything is created: a bad certificate or key stops berthd naming the key.
+  const streamTls = await loadStreamTls(config.stream);
   await mkdir(config.root, { recursive: true, mode: 0o711 });
   await mkdir(config.state, { recursive: true, mode: 0o711 });
   await mkdir(dirname(config.address), { recursive: true, mode: 0o711 });
@@ -133,6 +136,7 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
     streaming = new StreamingServer({
       address: config.stream.address,
       port: config.stream.port,
+      tls: streamTls,
       backend: streamingBackend(context),
       logger,
     });

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { StreamingServer } from '../../src/cri/streaming/server.js';
-import { HostBackend, openFdCount, runWithInput } from '../support/streaming-fixtures.js';
+import { HostBackend, openFdCount } from '../support/streaming-fixtures.js';
+import { selfSignedCertificate } from '../support/tls.js';
 import { readAll, spdyConnect, wsSession } from '../support/streaming-clients.js';
 
 const CONTAINER = 'c0ffee'.padEnd(64, '0');
@@ -24,15 +25,6 @@ function httpStatus(url: string): Promise<number> {
       resolve(res.statusCode ?? 0);
     }).on('error', reject);
   });
-}
-
-async function selfSignedCert(dir: string): Promise<{ cert: Buffer; key: Buffer }> {
-  const res = await runWithInput('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ]);
-  assert.equal(res.code, 0, res.stderr);
-  return { cert: await readFile(join(dir, 'cert.pem')), key: await readFile(join(dir, 'key.pem')) };
 }
 
 /** Polls a condition for a bounded time; the assertion that follows says what failed. */
@@ -242,18 +234,21 @@ describe('streaming server protocols (in-process WebSocket and SPDY clients)', (
 
   it('serves https/wss when given a certificate', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'berth-stream-tls-'));
-    const tlsServer = new StreamingServer({
-      address: '127.0.0.1',
-      port: 0,
-      backend,
-      tls: await selfSignedCert(dir),
-    });
+    const { cert, key } = await selfSignedCertificate(dir);
+    const tlsServer = new StreamingServer({ address: '127.0.0.1', port: 0, backend, tls: { cert, key } });
     try {
       const base = await tlsServer.start();
       assert.match(base, /^https:\/\/127\.0\.0\.1:\d+$/);
       const url = tlsServer.getExecUrl({ containerId: CONTAINER, cmd: ['echo', 'over tls'], tty: false, stdin: false, stdout: true, stderr: false });
-      const res = await wsSession(url, ['v4.channel.k8s.io'], [], { rejectUnauthorized: false });
+      const res = await wsSession(url, ['v4.channel.k8s.io'], [], { ca: cert });
       assert.equal(res.output.get(1)?.toString(), 'over tls\n');
+      const spdyUrl = tlsServer.getExecUrl({ containerId: CONTAINER, cmd: ['echo', 'spdy over tls'], tty: false, stdin: false, stdout: true, stderr: false });
+      const { session } = await spdyConnect(spdyUrl, ['v4.channel.k8s.io'], { ca: cert });
+      const error = await session.openStream({ streamtype: ['error'] });
+      const stdout = await session.openStream({ streamtype: ['stdout'] });
+      const [out] = await Promise.all([readAll(stdout), readAll(error)]);
+      assert.equal(out.toString(), 'spdy over tls\n');
+      if (!session.isClosed) await once(session, 'close');
     } finally {
       await tlsServer.stop();
       await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import { SpdySession, type SpdyStream } from '../../src/cri/streaming/spdy/session.js';
@@ -25,10 +26,10 @@ export function wsSession(
   url: string,
   protocols: string[],
   send: Array<[number, Buffer]>,
-  options: { timeoutMs?: number; base64?: boolean; rejectUnauthorized?: boolean } = {},
+  options: { timeoutMs?: number; base64?: boolean; ca?: Buffer } = {},
 ): Promise<WsExecResult> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace(/^http/, 'ws'), protocols, { rejectUnauthorized: options.rejectUnauthorized ?? true });
+    const ws = new WebSocket(url.replace(/^http/, 'ws'), protocols, { ca: options.ca });
     const output = new Map<number, Buffer>();
     const channels: number[] = [];
     const timer = setTimeout(() => {
@@ -71,14 +72,18 @@ export interface SpdyUpgrade {
   socket: Socket;
 }
 
-/** Upgrades an HTTP request to SPDY/3.1 offering the given stream protocols; rejects with the HTTP status otherwise. */
-export function spdyConnect(url: string, protocols: string[]): Promise<SpdyUpgrade> {
+/**
+ * Upgrades an HTTP request to SPDY/3.1 offering the given stream protocols; rejects with the HTTP status otherwise.
+ * An https URL is verified against ca.
+ */
+export function spdyConnect(url: string, protocols: string[], tls: { ca?: Buffer } = {}): Promise<SpdyUpgrade> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, {
+    const options = {
       method: 'POST',
-      agent: false,
+      agent: false as const,
       headers: { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': protocols },
-    });
+    };
+    const req = url.startsWith('https:') ? https.request(url, { ...options, ca: tls.ca }) : http.request(url, options);
     req.on('upgrade', (res, socket: Socket, head: Buffer) => {
       const session = new SpdySession(socket, { isServer: false });
       session.feed(head);

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { parse } from 'smol-toml';
 import { DEFAULT_CONFIG_TOML, defaultConfig } from '../../src/config/schema.js';
-import { validateConfig } from '../../src/config/validate.js';
+import { loadStreamTls } from '../../src/config/stream-tls.js';
+import { ConfigError, validateConfig } from '../../src/config/validate.js';
+import { selfSignedCertificate, type TestCertificate } from '../support/tls.js';
 import { detectCgroupLayout } from '../../src/core/cgroups/detect.js';
 
 describe('config', () => {
@@ -44,6 +49,64 @@ describe('config', () => {
 
   it('rejects a table given as a value', () => {
     assert.throws(() => validateConfig({ cni: 'x' }), /config key "cni": expected a table, got a string/);
+  });
+});
+
+describe('streaming TLS settings', () => {
+  let dir: string;
+  let first: TestCertificate;
+  let second: TestCertificate;
+  const stream = (tls_cert_file: string, tls_key_file: string) => ({ ...defaultConfig().stream, tls_cert_file, tls_key_file });
+  const namesKey = (key: string, problem: RegExp) => (err: unknown) =>
+    err instanceof ConfigError && err.key === key && problem.test(err.message);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-config-tls-'));
+    first = await selfSignedCertificate(dir, 'first');
+    second = await selfSignedCertificate(dir, 'second');
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('defaults to plain http: no certificate, nothing read', async () => {
+    assert.equal(defaultConfig().stream.tls_cert_file, '');
+    assert.equal(defaultConfig().stream.tls_key_file, '');
+    assert.equal(await loadStreamTls(defaultConfig().stream), undefined);
+  });
+
+  it('takes both files or neither, as absolute paths', () => {
+    const both = validateConfig({ stream: { tls_cert_file: '/etc/berth/stream.crt', tls_key_file: '/etc/berth/stream.key' } });
+    assert.deepEqual(both.stream, stream('/etc/berth/stream.crt', '/etc/berth/stream.key'));
+    assert.throws(() => validateConfig({ stream: { tls_cert_file: '/etc/berth/stream.crt' } }), namesKey('stream.tls_key_file', /must be set together with stream.tls_cert_file/));
+    assert.throws(() => validateConfig({ stream: { tls_key_file: '/etc/berth/stream.key' } }), namesKey('stream.tls_cert_file', /must be set together with stream.tls_key_file/));
+    assert.throws(
+      () => validateConfig({ stream: { tls_cert_file: 'stream.crt', tls_key_file: '/etc/berth/stream.key' } }),
+      namesKey('stream.tls_cert_file', /must be an absolute path/),
+    );
+    assert.throws(() => validateConfig({ stream: { tls_key_file: 7 } }), namesKey('stream.tls_key_file', /expected a string/));
+  });
+
+  it('reads a matching certificate and key', async () => {
+    const tls = await loadStreamTls(stream(first.certFile, first.keyFile));
+    assert.deepEqual(tls, { cert: first.cert, key: first.key });
+  });
+
+  it('names the key whose file is missing or unreadable', async () => {
+    await assert.rejects(loadStreamTls(stream(join(dir, 'absent.crt'), first.keyFile)), namesKey('stream.tls_cert_file', /cannot read .*absent\.crt: .*ENOENT/));
+    await assert.rejects(loadStreamTls(stream(first.certFile, join(dir, 'absent.key'))), namesKey('stream.tls_key_file', /cannot read .*absent\.key: .*ENOENT/));
+    await assert.rejects(loadStreamTls(stream(first.certFile, dir)), namesKey('stream.tls_key_file', /cannot read .*EISDIR/));
+  });
+
+  it('names the key whose file holds no certificate or key, and a key of another certificate', async () => {
+    const garbage = join(dir, 'garbage.pem');
+    await writeFile(garbage, 'not a PEM file\n');
+    await assert.rejects(loadStreamTls(stream(garbage, first.keyFile)), namesKey('stream.tls_cert_file', /holds no PEM certificate/));
+    await assert.rejects(loadStreamTls(stream(first.certFile, garbage)), namesKey('stream.tls_key_file', /holds no usable PEM private key/));
+    // The certificate is no key and the key no certificate.
+    await assert.rejects(loadStreamTls(stream(first.keyFile, first.keyFile)), namesKey('stream.tls_cert_file', /holds no PEM certificate/));
+    await assert.rejects(loadStreamTls(stream(first.certFile, second.keyFile)), namesKey('stream.tls_key_file', /is not the private key of the certificate/));
   });
 });
 
