@@ -1,13 +1,14 @@
-import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { Mount } from '../snapshots/snapshotter.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
 import { startMonitoredContainer } from './conmon.js';
-import { readExitFile, waitForExit, type ExitInfo } from './exit-file.js';
+import { readExitFile, waitForExit, writeExitFile, type ExitInfo } from './exit-file.js';
 import type { OciRuntime } from './oci-runtime.js';
 import { RuncRuntime } from './oci-runtime.js';
 import { wasOomKilled } from './oom.js';
+import { isProcessAlive, readPidFile } from './proc.js';
 
 export interface TaskCreateOptions {
   id: string;
@@ -20,6 +21,9 @@ export interface TaskCreateOptions {
   stdin?: boolean;
   stdinOnce?: boolean;
 }
+
+/** The exit status reported for a container whose monitor died (containerd's unknownExitCode). */
+export const UNKNOWN_EXIT_CODE = 255;
 
 export interface TaskServiceOptions {
   stateDir: string;
@@ -123,6 +127,25 @@ export class TaskService {
 
   oomKilled(id: string): Promise<boolean> {
     return wasOomKilled(this.persistDir(id), this.bundleDir(id));
+  }
+
+  /** Whether the container's conmon still runs: without it nobody records the container's exit. */
+  async monitorAlive(id: string): Promise<boolean> {
+    const pid = await readPidFile(join(this.persistDir(id), 'conmon.pid')).catch(() => undefined);
+    if (pid === undefined || !isProcessAlive(pid)) return false;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    return cmdline.includes(id);
+  }
+
+  /**
+   * Ends a container whose conmon died (as conmon does when berthd dies before
+   * reading its report of `runtime create`): kills and deletes it in the runtime
+   * and records UNKNOWN_EXIT_CODE as its exit, as containerd does for a task whose shim died.
+   */
+  async settleUnmonitored(id: string, handler: string): Promise<void> {
+    await this.runtime(handler).delete(id, { force: true });
+    await mkdir(this.exitDir, { recursive: true });
+    await writeExitFile(this.exitDir, id, UNKNOWN_EXIT_CODE);
   }
 
   /** Asks the container's conmon to reopen its log file (control fifo message 2, as CRI-O sends). */
