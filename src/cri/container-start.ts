@@ -28,8 +28,11 @@ export async function startContainer(ctx: CriContext, req: StartContainerRequest
       }));
       throw err;
     }
+    // A crash of berthd during CreateContainer can leave the pid unrecorded: the runtime knows it.
+    let pid = current.pid;
+    if (pid <= 0) pid = (await rt.tasks.runtime(sandbox.runtimeHandler).state(current.id).catch(() => undefined))?.pid ?? 0;
     // A fast container may already have exited (and been refreshed): keep what it recorded.
-    rt.containers.update(current.id, (r) => (r.state === 'created' ? { ...r, state: 'running', startedAt } : { ...r, startedAt }));
+    rt.containers.update(current.id, (r) => (r.state === 'created' ? { ...r, pid, state: 'running', startedAt } : { ...r, pid, startedAt }));
     publishContainerEvent(ctx, ctx.events, current.id, 'CONTAINER_STARTED_EVENT');
   });
   return {};

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import { createNetns, removeNetns } from '../cni/netns.js';
 import { AlreadyExistsError, InvalidArgumentError } from '../core/errors.js';
@@ -112,9 +113,13 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
 
       let netnsPath = '';
       if (!hostNetwork) {
-        const netns = await createNetns(undefined, rt.netnsDir);
-        netnsPath = netns.path;
-        undo.push(() => removeNetns(netns.path));
+        // Recorded before it exists: if berthd dies from here on, StopPodSandbox still finds the
+        // namespace and the CNI result cache to tear down.
+        const netnsName = `cni-${randomUUID()}`;
+        netnsPath = join(rt.netnsDir, netnsName);
+        rt.sandboxes.update(id, (r) => ({ ...r, netnsPath }));
+        await createNetns(netnsName, rt.netnsDir);
+        undo.push(() => removeNetns(netnsPath));
       }
       // The pause process only holds the namespaces: it can start while CNI wires the pinned netns.
       const [network, pause] = await Promise.allSettled([

@@ -23,7 +23,7 @@ const USAGE_CACHE_MS = 10_000;
 /**
  * Opens the persistent stores under root and repairs what a crash may have
  * left: leases of the previous process, half-unpacked layers, snapshot
- * directories without a record.
+ * directories without a record, ingests of blobs already committed.
  */
 export async function openCoreServices(config: BerthConfig, logger: Logger): Promise<CoreServices> {
   const db = openMetadataDb(join(config.root, 'metadata.db'));
@@ -42,8 +42,16 @@ export async function openCoreServices(config: BerthConfig, logger: Logger): Pro
     }
   }
   const orphanDirs = await snapshots.cleanup();
-  if (staleLeases + staleUnpacks + orphanDirs.length > 0) {
-    logger.info('recovered after an unclean stop', { staleLeases, staleUnpacks, orphanSnapshotDirs: orphanDirs.length });
+  // A crash between a blob's commit (its rename) and the removal of its ingest directory leaves the ingest behind.
+  let finishedIngests = 0;
+  for (const ingest of await content.listIngests()) {
+    if (ingest.expected && (await content.info(ingest.expected.digest))) {
+      await content.abortIngest(ingest.ref);
+      finishedIngests++;
+    }
+  }
+  if (staleLeases + staleUnpacks + orphanDirs.length + finishedIngests > 0) {
+    logger.info('recovered after an unclean stop', { staleLeases, staleUnpacks, orphanSnapshotDirs: orphanDirs.length, finishedIngests });
   }
 
   const images = new ImageService({

@@ -21,6 +21,7 @@ import { stateName } from '../cri/container-view.js';
 import { StatsService } from '../cri/stats-service.js';
 import { reconcileExits } from '../cri/exit-reconciler.js';
 import { criHandlers } from '../cri/handlers.js';
+import { recoverAfterUncleanStop } from '../cri/recover.js';
 import { openCoreServices } from './core-services.js';
 import { RootLock } from './lock.js';
 import type { Logger } from './logger.js';
@@ -140,6 +141,8 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       backend: streamingBackend(context),
       logger,
     });
+    const recovered = await recoverAfterUncleanStop(context);
+    if (recovered.unmonitored + recovered.reconciled > 0) logger.info('recovered containers after an unclean stop', { ...recovered });
     const streamingUrl = await streaming.start();
     const server = new CriGrpcServer(context, criHandlers());
     await removeStaleSocket(config.address);

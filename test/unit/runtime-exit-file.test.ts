@@ -1,10 +1,10 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeadlineExceededError } from '../../src/core/errors.js';
-import { readExitFile, waitForExit } from '../../src/core/runtime/exit-file.js';
+import { readExitFile, waitForExit, writeExitFile } from '../../src/core/runtime/exit-file.js';
 import { isProcessAlive, parentPidOf, readPidFile } from '../../src/core/runtime/proc.js';
 import { resolveExecutable } from '../../src/core/runtime/binary.js';
 import { wasOomKilled } from '../../src/core/runtime/oom.js';
@@ -37,6 +37,13 @@ describe('readExitFile', () => {
 
   it('is undefined when the exit dir itself is missing', async () => {
     assert.equal(await readExitFile(join(base, 'nope'), 'c1'), undefined);
+  });
+
+  it('reads what writeExitFile recorded for a container whose conmon died, and no temp file stays', async () => {
+    const dir = mkdtempSync(join(base, 'write-'));
+    await writeExitFile(dir, 'c1', 255);
+    assert.equal((await readExitFile(dir, 'c1'))?.exitCode, 255);
+    assert.deepEqual(readdirSync(dir), ['c1']);
   });
 });
 

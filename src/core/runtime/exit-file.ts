@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeadlineExceededError } from '../errors.js';
 
@@ -33,6 +33,17 @@ export async function readExitFile(exitDir: string, id: string): Promise<ExitInf
   const exitCode = Number.parseInt(text.trim(), 10);
   if (Number.isNaN(exitCode)) throw new Error(`exit file ${path} does not hold a number: ${JSON.stringify(text.slice(0, 50))}`);
   return { exitCode, finishedAt: mtime };
+}
+
+/**
+ * Records an exit status for container `id` the way conmon does (temp file +
+ * rename), for a container whose conmon is gone and so will never write it.
+ */
+export async function writeExitFile(exitDir: string, id: string, exitCode: number): Promise<void> {
+  const path = exitFilePath(exitDir, id);
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, String(exitCode), { flush: true });
+  await rename(tmp, path);
 }
 
 export interface WaitForExitOptions {

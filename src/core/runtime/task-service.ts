@@ -1,4 +1,4 @@
-import { access, mkdir, rm, writeFile, rename } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { Mount } from '../snapshots/snapshotter.js';
@@ -6,9 +6,11 @@ import { mountAll, unmountAll } from '../snapshots/mount.js';
 import { startMonitoredContainer } from './conmon.js';
 import { REOPEN_LOGS_MESSAGE, sendControlMessage } from './conmon-control.js';
 import { ExitMonitor, type ObservedExit } from './exit-monitor.js';
+import { writeExitFile } from './exit-file.js';
 import type { OciRuntime } from './oci-runtime.js';
 import { RuncRuntime } from './oci-runtime.js';
 import { wasOomKilled } from './oom.js';
+import { isProcessAlive, readPidFile } from './proc.js';
 import { probeHandlerFeatures, type HandlerFeatures } from './runtime-features.js';
 
 /** How long ReopenContainerLog waits for conmon to create the new file (CRI-O waits 20s). */
@@ -25,6 +27,9 @@ export interface TaskCreateOptions {
   stdin?: boolean;
   stdinOnce?: boolean;
 }
+
+/** The exit status reported for a container whose monitor died (containerd's unknownExitCode). */
+export const UNKNOWN_EXIT_CODE = 255;
 
 export interface TaskServiceOptions {
   stateDir: string;
@@ -151,6 +156,25 @@ export class TaskService {
 
   oomKilled(id: string): Promise<boolean> {
     return wasOomKilled(this.persistDir(id), this.bundleDir(id));
+  }
+
+  /** Whether the container's conmon still runs: without it nobody records the container's exit. */
+  async monitorAlive(id: string): Promise<boolean> {
+    const pid = await readPidFile(join(this.persistDir(id), 'conmon.pid')).catch(() => undefined);
+    if (pid === undefined || !isProcessAlive(pid)) return false;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    return cmdline.includes(id);
+  }
+
+  /**
+   * Ends a container whose conmon died (as conmon does when berthd dies before
+   * reading its report of `runtime create`): kills and deletes it in the runtime
+   * and records UNKNOWN_EXIT_CODE as its exit, as containerd does for a task whose shim died.
+   */
+  async settleUnmonitored(id: string, handler: string): Promise<void> {
+    await this.runtime(handler).delete(id, { force: true });
+    await mkdir(this.exitDir, { recursive: true });
+    await writeExitFile(this.exitDir, id, UNKNOWN_EXIT_CODE);
   }
 
   /**
