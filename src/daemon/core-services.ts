@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { credentialsLookup } from '../config/registry-auth.js';
 import type { BerthConfig } from '../config/schema.js';
 import { LocalContentStore } from '../core/content/local-store.js';
 import { ImageService } from '../core/images/image-service.js';
@@ -23,7 +24,7 @@ const USAGE_CACHE_MS = 10_000;
 /**
  * Opens the persistent stores under root and repairs what a crash may have
  * left: leases of the previous process, half-unpacked layers, snapshot
- * directories without a record.
+ * directories without a record, ingests of blobs already committed.
  */
 export async function openCoreServices(config: BerthConfig, logger: Logger): Promise<CoreServices> {
   const db = openMetadataDb(join(config.root, 'metadata.db'));
@@ -42,8 +43,14 @@ export async function openCoreServices(config: BerthConfig, logger: Logger): Pro
     }
   }
   const orphanDirs = await snapshots.cleanup();
-  if (staleLeases + staleUnpacks + orphanDirs.length > 0) {
-    logger.info('recovered after an unclean stop', { staleLeases, staleUnpacks, orphanSnapshotDirs: orphanDirs.length });
+  const completedIngests = await content.removeCompletedIngests();
+  if (staleLeases + staleUnpacks + orphanDirs.length + completedIngests.length > 0) {
+    logger.info('recovered after an unclean stop', {
+      staleLeases,
+      staleUnpacks,
+      orphanSnapshotDirs: orphanDirs.length,
+      completedIngests: completedIngests.length,
+    });
   }
 
   const images = new ImageService({
@@ -52,6 +59,7 @@ export async function openCoreServices(config: BerthConfig, logger: Logger): Pro
     images: imageStore,
     leases,
     registryConfigPath: config.registry.config_path,
+    registryCredentials: credentialsLookup(config.registry.configs),
   });
 
   let cached: { at: number; value: Promise<{ bytes: number; inodes: number }> } | undefined;

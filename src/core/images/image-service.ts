@@ -26,6 +26,8 @@ export interface ImageServiceDeps {
   images: ImageStore;
   leases: LeaseManager;
   registryConfigPath?: string;
+  /** Credentials by registry host, for pulls that bring none (berth.toml's [registry.configs]). */
+  registryCredentials?: (host: string) => Credentials | undefined;
 }
 
 const FULL_ID = /^(?:sha256:)?([a-f0-9]{64})$/;
@@ -38,17 +40,23 @@ const ID_PREFIX = /^(?:sha256:)?([a-f0-9]{6,63})$/;
 export class ImageService {
   private readonly puller: ImagePuller;
   private readonly gcLock = new ReadWriteLock();
-  private readonly anonymousClient: RegistryClient;
+  /** For pulls without CRI credentials: configured credentials per host, shared token cache. */
+  private readonly defaultClient: RegistryClient;
   private readonly configCache = new Map<string, ImageConfig>();
 
   constructor(private readonly deps: ImageServiceDeps) {
     this.puller = new ImagePuller(deps);
-    this.anonymousClient = new RegistryClient({ configPath: deps.registryConfigPath, userAgent: 'berth' });
+    this.defaultClient = new RegistryClient({
+      configPath: deps.registryConfigPath,
+      userAgent: 'berth',
+      ...(deps.registryCredentials ? { credentials: deps.registryCredentials } : {}),
+    });
   }
 
+  /** Pulls with the request's credentials for every host if given, else with those configured per host. */
   async pull(reference: string, credentials?: Credentials, progress?: PullProgress): Promise<PulledImage> {
     return this.gcLock.read(async () => {
-      if (!credentials) return this.puller.pull(reference, this.anonymousClient, progress);
+      if (!credentials) return this.puller.pull(reference, this.defaultClient, progress);
       const client = new RegistryClient({ configPath: this.deps.registryConfigPath, userAgent: 'berth', credentials: () => credentials });
       try {
         return await this.puller.pull(reference, client, progress, `auth:${JSON.stringify(credentials)}`);
@@ -114,7 +122,8 @@ export class ImageService {
   }
 
   close(): void {
-    this.anonymousClient.close();
+    this.defaultClient.close();
+    void this.puller.close();
   }
 
   private group(id: string): ImageGroup | undefined {
