@@ -8,6 +8,7 @@ DEBIAN_PACKAGES=(
   runc crun conmon catatonit            # OCI runtimes and the per-container monitor
   containernetworking-plugins iproute2 iptables   # CNI plugins and what they drive
   docker-registry skopeo umoci          # the local registry the tests pull from
+  openssl                               # the token-auth registry test makes its signing certificate
   busybox-static util-linux zstd        # test images and layer fixtures
   openssl                               # certificates for the streaming TLS tests
   make g++ python3                      # native addons (better-sqlite3, berth_sys)

@@ -3,6 +3,8 @@
  * kept in one place. Every key is optional in the file; the defaults below
  * are what berthd runs with when no file exists.
  */
+import type { RegistryHostConfig } from './registry-auth.js';
+
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'text' | 'json';
 export type CgroupDriverSetting = 'auto' | 'cgroupfs' | 'systemd';
@@ -24,6 +26,8 @@ export interface BerthConfig {
   runtimes: Record<string, RuntimeHandlerConfig>;
   registry: {
     config_path: string;
+    /** Credentials by registry host[:port], used when PullImage carries no AuthConfig. */
+    configs: Record<string, RegistryHostConfig>;
   };
   cni: {
     conf_dir: string;
@@ -55,7 +59,7 @@ export function defaultConfig(): BerthConfig {
       runc: { path: 'runc' },
       crun: { path: 'crun' },
     },
-    registry: { config_path: '/etc/berth/certs.d' },
+    registry: { config_path: '/etc/berth/certs.d', configs: {} },
     cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'] },
     stream: { address: '127.0.0.1', port: 0, tls_cert_file: '', tls_key_file: '' },
     metrics: { address: '127.0.0.1:10361' },
@@ -81,6 +85,15 @@ path = "crun"
 
 [registry]
 config_path = "/etc/berth/certs.d" # containerd-compatible <host>/hosts.toml files
+
+# Credentials per registry host[:port], as berth contacts it (a mirror's own host
+# when pulling through one; "docker.io" stands for registry-1.docker.io), used
+# when PullImage carries no AuthConfig. One form each: username and password,
+# auth (base64 of "username:password"), or identitytoken (OAuth2 refresh token).
+# None by default.
+# [registry.configs."registry.example.com:5000".auth]
+# username = "puller"
+# password = "secret"
 
 [cni]
 conf_dir = "/etc/cni/net.d"

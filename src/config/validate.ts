@@ -1,26 +1,9 @@
-import { InvalidArgumentError } from '../core/errors.js';
+import { ConfigError, type Raw, describe, isTable } from './config-error.js';
+import { validateRegistryConfigs } from './registry-auth.js';
 import type { BerthConfig } from './schema.js';
 import { defaultConfig } from './schema.js';
 
-/** A problem with one key of the configuration, named by its dotted path. */
-export class ConfigError extends InvalidArgumentError {
-  constructor(readonly key: string, problem: string) {
-    super(`config key "${key}": ${problem}`);
-  }
-}
-
-type Raw = Record<string, unknown>;
-
-function isTable(value: unknown): value is Raw {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
-}
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return 'a date';
-  if (value === null) return 'null';
-  return `a ${typeof value}`;
-}
+export { ConfigError } from './config-error.js';
 
 function str(raw: Raw, key: string, path: string, fallback: string, allowed?: readonly string[]): string {
   if (!(key in raw)) return fallback;
@@ -111,7 +94,7 @@ export function validateConfig(raw: Raw): BerthConfig {
     }
   }
 
-  const registry = table(raw, 'registry', 'registry', ['config_path']);
+  const registry = table(raw, 'registry', 'registry', ['config_path', 'configs']);
   const cni = table(raw, 'cni', 'cni', ['conf_dir', 'bin_dirs']);
   const stream = table(raw, 'stream', 'stream', ['address', 'port', 'tls_cert_file', 'tls_key_file']);
   const metrics = table(raw, 'metrics', 'metrics', ['address']);
@@ -126,7 +109,10 @@ export function validateConfig(raw: Raw): BerthConfig {
     sandbox_image: str(raw, 'sandbox_image', 'sandbox_image', d.sandbox_image),
     default_runtime: str(raw, 'default_runtime', 'default_runtime', d.default_runtime),
     runtimes,
-    registry: { config_path: str(registry, 'config_path', 'registry.config_path', d.registry.config_path) },
+    registry: {
+      config_path: str(registry, 'config_path', 'registry.config_path', d.registry.config_path),
+      configs: validateRegistryConfigs(registry['configs'], 'registry.configs'),
+    },
     cni: {
       conf_dir: str(cni, 'conf_dir', 'cni.conf_dir', d.cni.conf_dir),
       bin_dirs: strList(cni, 'bin_dirs', 'cni.bin_dirs', d.cni.bin_dirs),

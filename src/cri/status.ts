@@ -1,3 +1,4 @@
+import { redactRegistryConfigs } from '../config/registry-auth.js';
 import type { StatusRequest__Output } from '../gen/cri/runtime/v1/StatusRequest.js';
 import type { RuntimeHandler } from '../gen/cri/runtime/v1/RuntimeHandler.js';
 import type { StatusResponse } from '../gen/cri/runtime/v1/StatusResponse.js';
@@ -23,7 +24,8 @@ export async function status(ctx: CriContext, req: StatusRequest__Output): Promi
   const [runtime, network] = await Promise.all([ctx.probeRuntime(), ctx.probeNetwork()]);
   const info: Record<string, string> = {};
   if (req.verbose) {
-    info.config = JSON.stringify({ ...ctx.config, cgroupDriver: ctx.cgroupDriver, podCIDR: ctx.network.podCidr });
+    const registry = { ...ctx.config.registry, configs: redactRegistryConfigs(ctx.config.registry.configs) };
+    info.config = JSON.stringify({ ...ctx.config, registry, cgroupDriver: ctx.cgroupDriver, podCIDR: ctx.network.podCidr });
     info.lastCNILoadStatus = network.ready ? 'OK' : network.message;
   }
   return {

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { credentialsLookup } from '../config/registry-auth.js';
 import type { BerthConfig } from '../config/schema.js';
 import { LocalContentStore } from '../core/content/local-store.js';
 import { ImageService } from '../core/images/image-service.js';
@@ -42,16 +43,14 @@ export async function openCoreServices(config: BerthConfig, logger: Logger): Pro
     }
   }
   const orphanDirs = await snapshots.cleanup();
-  // A crash between a blob's commit (its rename) and the removal of its ingest directory leaves the ingest behind.
-  let finishedIngests = 0;
-  for (const ingest of await content.listIngests()) {
-    if (ingest.expected && (await content.info(ingest.expected.digest))) {
-      await content.abortIngest(ingest.ref);
-      finishedIngests++;
-    }
-  }
-  if (staleLeases + staleUnpacks + orphanDirs.length + finishedIngests > 0) {
-    logger.info('recovered after an unclean stop', { staleLeases, staleUnpacks, orphanSnapshotDirs: orphanDirs.length, finishedIngests });
+  const completedIngests = await content.removeCompletedIngests();
+  if (staleLeases + staleUnpacks + orphanDirs.length + completedIngests.length > 0) {
+    logger.info('recovered after an unclean stop', {
+      staleLeases,
+      staleUnpacks,
+      orphanSnapshotDirs: orphanDirs.length,
+      completedIngests: completedIngests.length,
+    });
   }
 
   const images = new ImageService({
@@ -61,6 +60,7 @@ export async function openCoreServices(config: BerthConfig, logger: Logger): Pro
     leases,
     registryConfigPath: config.registry.config_path,
     onCollectError: (err) => logger.warn('collecting what a failed pull left behind', { error: (err as Error).message }),
+    registryCredentials: credentialsLookup(config.registry.configs),
   });
 
   let cached: { at: number; value: Promise<{ bytes: number; inodes: number }> } | undefined;

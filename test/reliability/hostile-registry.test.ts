@@ -102,7 +102,7 @@ describe('reliability: pulls from a lying registry', () => {
     ];
     // Last: once the registry has asked for a token, berthd asks for one up front on every request to it.
     const authCases: Case[] = [
-      { repo: 'auth-loop', code: GrpcStatus.FAILED_PRECONDITION, message: /token request .* failed: 401 \(credentials rejected\)/ },
+      { repo: 'auth-loop', code: GrpcStatus.FAILED_PRECONDITION, message: /token request .* failed: 401 \((credentials rejected|anonymous access refused)/ },
       { repo: 'auth-never-accepted', code: GrpcStatus.FAILED_PRECONDITION, message: /still 401 Unauthorized after authenticating/ },
       { repo: 'bad-token', code: GrpcStatus.FAILED_PRECONDITION, message: /cannot be sent in an Authorization header/ },
     ];

@@ -25,6 +25,8 @@ export interface StartRegistryOptions {
   relativeUrls?: boolean;
   /** How long to wait for `/v2/` to answer (default 15 s). */
   startTimeoutMs?: number;
+  /** Require bearer tokens (distribution's `auth: token`): JWTs from `realm`, signed by a key of `rootCertBundle`. */
+  tokenAuth?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<TestRegistry> {
@@ -55,6 +57,16 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       'http:',
       `  addr: 127.0.0.1:${port}`,
       ...(options.relativeUrls ? ['  relativeurls: true'] : []),
+      ...(options.tokenAuth
+        ? [
+            'auth:',
+            '  token:',
+            `    realm: ${options.tokenAuth.realm}`,
+            `    service: ${options.tokenAuth.service}`,
+            `    issuer: ${options.tokenAuth.issuer}`,
+            `    rootcertbundle: ${options.tokenAuth.rootCertBundle}`,
+          ]
+        : []),
       '',
     ].join('\n');
     const configFile = join(dir, 'config.yml');
@@ -72,7 +84,9 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       );
     });
     exited.catch(() => {}); // observed below; avoid an unhandled rejection after a normal stop
-    await Promise.race([waitForV2(port, options.startTimeoutMs ?? 15_000), exited]);
+    // With token auth, /v2/ answers 401 once the registry is up.
+    const upStatus = options.tokenAuth ? 401 : 200;
+    await Promise.race([waitForV2(port, options.startTimeoutMs ?? 15_000, upStatus), exited]);
     const host = `127.0.0.1:${port}`;
     return { port, url: `http://${host}`, host, stop };
   } catch (err) {
@@ -93,7 +107,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForV2(port: number, timeoutMs: number): Promise<void> {
+async function waitForV2(port: number, timeoutMs: number, upStatus: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = await new Promise<number>((resolve) => {
@@ -104,7 +118,7 @@ async function waitForV2(port: number, timeoutMs: number): Promise<void> {
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve(0));
     });
-    if (status === 200) return;
+    if (status === upStatus) return;
     if (Date.now() > deadline) throw new Error(`registry on 127.0.0.1:${port} did not answer /v2/ within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }

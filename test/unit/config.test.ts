@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'smol-toml';
+import { credentialsLookup, redactRegistryConfigs } from '../../src/config/registry-auth.js';
 import { DEFAULT_CONFIG_TOML, defaultConfig } from '../../src/config/schema.js';
 import { loadStreamTls } from '../../src/config/stream-tls.js';
 import { ConfigError, validateConfig } from '../../src/config/validate.js';
@@ -118,5 +119,58 @@ describe('cgroup layout detection', () => {
     assert.equal(detectCgroupLayout(v1), 'v1');
     assert.equal(detectCgroupLayout(hybrid), 'hybrid');
     assert.equal(detectCgroupLayout(v2), 'v2');
+  });
+});
+
+describe('registry credentials in berth.toml', () => {
+  const load = (toml: string) => validateConfig(parse(toml) as Record<string, unknown>);
+
+  it('accepts each credential form per host and looks them up by the endpoint host', () => {
+    const c = load(`
+[registry.configs."Registry.Example.com:5000".auth]
+username = "puller"
+password = "s3cret"
+[registry.configs."tokens.example.com".auth]
+identitytoken = "refresh-1"
+[registry.configs."basic.example.com:443".auth]
+auth = "${Buffer.from('bob:pa:ss').toString('base64')}"
+[registry.configs."docker.io".auth]
+username = "hub"
+password = "hubpass"
+`);
+    assert.deepEqual(Object.keys(c.registry.configs).sort(), ['basic.example.com', 'docker.io', 'registry.example.com:5000', 'tokens.example.com']);
+    const lookup = credentialsLookup(c.registry.configs);
+    assert.deepEqual(lookup('registry.example.com:5000'), { username: 'puller', password: 's3cret' });
+    assert.deepEqual(lookup('tokens.example.com'), { identityToken: 'refresh-1' });
+    assert.deepEqual(lookup('basic.example.com'), { username: 'bob', password: 'pa:ss' });
+    assert.deepEqual(lookup('registry-1.docker.io'), { username: 'hub', password: 'hubpass' });
+    assert.equal(lookup('registry.example.com'), undefined, 'another port is another registry');
+    assert.equal(lookup('mirror.example.com'), undefined);
+  });
+
+  it('redacts every secret for crictl info', () => {
+    const c = load('[registry.configs."r.example.com".auth]\nusername = "u"\npassword = "p"\n[registry.configs."t.example.com".auth]\nidentitytoken = "t"\n');
+    const shown = JSON.stringify(redactRegistryConfigs(c.registry.configs));
+    assert.doesNotMatch(shown, /"p"|"t"/);
+    assert.match(shown, /"username":"u"/);
+    assert.match(shown, /<redacted>/);
+  });
+
+  it('rejects bad hosts, unknown keys, wrong types and ambiguous or incomplete credentials, naming the key', () => {
+    const cases: [string, RegExp][] = [
+      ['[registry]\nconfigs = "x"', /config key "registry.configs": expected a table/],
+      ['[registry.configs."https://r.example.com".auth]\nusername = "u"', /config key "registry.configs."https:\/\/r.example.com"": must be a registry host or host:port/],
+      ['[registry.configs."r.example.com/v2".auth]\nusername = "u"', /must be a registry host or host:port, without a scheme or path/],
+      ['[registry.configs."r.example.com".tls]\ninsecure_skip_verify = true', /config key "registry.configs."r.example.com".tls": unknown key \(TLS and mirrors go in config_path/],
+      ['[registry.configs."r.example.com".auth]\nuser = "u"', /config key "registry.configs."r.example.com".auth.user": unknown key; use username, password, auth, identitytoken/],
+      ['[registry.configs."r.example.com".auth]\npassword = 5', /config key "registry.configs."r.example.com".auth.password": expected a string, got a number/],
+      ['[registry.configs."r.example.com".auth]\n', /config key "registry.configs."r.example.com".auth": no credentials/],
+      ['[registry.configs."r.example.com".auth]\nusername = "u"\nidentitytoken = "t"', /auth": set only one of/],
+      ['[registry.configs."r.example.com".auth]\npassword = "p"', /auth.username": must be set with password/],
+      ['[registry.configs."r.example.com".auth]\nauth = "not base64!"', /auth.auth": must be base64 of "username:password"/],
+      [`[registry.configs."r.example.com".auth]\nauth = "${Buffer.from('nocolon').toString('base64')}"`, /no colon after decoding/],
+      ['[registry.configs."R.example.com".auth]\nusername = "a"\n[registry.configs."r.example.com".auth]\nusername = "b"', /the same host as another entry/],
+    ];
+    for (const [toml, expected] of cases) assert.throws(() => load(toml), expected, toml);
   });
 });

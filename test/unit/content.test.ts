@@ -194,6 +194,21 @@ describe('LocalContentStore', () => {
     await assert.rejects(store.abortIngest('to-abort'), NotFoundError);
   });
 
+  it('removes ingests left behind for blobs already committed, keeping the others', async (t) => {
+    const store = new LocalContentStore(await tempRoot(t));
+    const done = randomBytes(1000);
+    const pending = randomBytes(1000);
+    for (const [ref, data] of [['left-behind', done], ['still-needed', pending]] as const) {
+      const w = await store.writer(ref, { digest: digestOf(data), size: data.length });
+      await w.write(data.subarray(0, 500));
+      await w.close();
+    }
+    await store.ingest('another-ref', Readable.from([done]), { digest: digestOf(done), size: done.length });
+    assert.deepEqual(await store.removeCompletedIngests(), ['left-behind']);
+    assert.deepEqual((await store.listIngests()).map((i) => i.ref), ['still-needed']);
+    assert.deepEqual(await store.readAll(digestOf(done)), done);
+  });
+
   it('deletes, walks and labels blobs', async (t) => {
     const root = await tempRoot(t);
     const store = new LocalContentStore(root);

@@ -408,6 +408,29 @@ describe('applyLayer: hostile layers never touch anything outside root', () => {
     assert.equal(await readFile(join(root, 'tmp/y'), 'utf8'), 'via b');
   });
 
+  it('a directory replaced by a symlink later in the layer is resolved again, inside root', async (t) => {
+    // The applier remembers resolved parent directories: replacing one must not leave a stale path behind.
+    const outside = await mkdtemp(join(tmpdir(), 'berth-diff-target-'));
+    t.after(() => rm(outside, { recursive: true, force: true }));
+    const { root } = await hostileCase(
+      t,
+      [
+        { header: { name: 'd/sub/first' }, body: 'into the directory' },
+        { header: { name: 'd', type: 'symlink', linkname: outside } },
+        { header: { name: 'd/sub/second' }, body: 'through the symlink, confined' },
+        { header: { name: 'e/f/g' }, body: 'g' },
+        { header: { name: 'e/.wh.f' } },
+        { header: { name: 'e/f/h' }, body: 'h in a fresh f' },
+      ],
+      undefined,
+    );
+    assert.deepEqual(await readdir(outside), []);
+    assert.equal(await readlink(join(root, 'd')), outside);
+    assert.equal(await readFile(join(root, outside, 'sub', 'second'), 'utf8'), 'through the symlink, confined');
+    assert.equal(await exists(join(root, outside, 'sub', 'first')), false);
+    assert.deepEqual(await readdir(join(root, 'e', 'f')), ['h']);
+  });
+
   it('refuses a hardlink to /etc/passwd', async (t) => {
     await hostileCase(t, [{ header: { name: 'passwd', type: 'link', linkname: '/etc/passwd' } }], /absolute paths are not allowed/);
   });

@@ -89,6 +89,29 @@ describe('overlay snapshotter', () => {
     await snapshots.remove('usage');
   });
 
+  it('commits a layer prepared without a parent onto one (rebase), so layers unpack side by side', async () => {
+    await snapshots.prepare('extract-top', undefined);
+    await snapshots.prepare('extract-base', undefined);
+    await writeFile(join(snapshots.layerDirs('extract-top').upper, 'top.txt'), 'top');
+    await assert.rejects(snapshots.commit('sha256:top', 'extract-top', {}, { parent: 'sha256:base' }), /parent snapshot sha256:base does not exist/);
+    await assert.rejects(snapshots.commit('sha256:top', 'extract-top', {}, { parent: 'extract-base' }), /parent snapshot extract-base is not committed/);
+    assert.equal(snapshots.stat('extract-top')?.kind, 'active', 'a refused commit changes nothing');
+
+    await snapshots.commit('sha256:base', 'extract-base');
+    await snapshots.commit('sha256:top', 'extract-top', { layer: 'top' }, { parent: 'sha256:base' });
+    assert.equal(snapshots.stat('sha256:top')?.parent, 'sha256:base');
+    assert.deepEqual(snapshots.stat('sha256:top')?.labels, { layer: 'top' });
+    const top = snapshots.layerDirs('sha256:top');
+    assert.deepEqual(top.lowers, [snapshots.layerDirs('sha256:base').upper]);
+    await assert.rejects(snapshots.remove('sha256:base'), /has 1 children/);
+
+    await snapshots.prepare('extract-child', 'sha256:base');
+    await assert.rejects(snapshots.commit('sha256:child', 'extract-child', {}, { parent: 'sha256:top' }), /already has parent sha256:base/);
+    await snapshots.remove('extract-child');
+    await snapshots.remove('sha256:top');
+    await snapshots.remove('sha256:base');
+  });
+
   it('cleanup removes directories a crash left without a record', async () => {
     await mkdir(join(snapshots.root, '9999', 'fs'), { recursive: true });
     assert.deepEqual(await snapshots.cleanup(), ['9999']);

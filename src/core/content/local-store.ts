@@ -22,6 +22,13 @@ const MAX_REF_LENGTH = 4096;
 const MAX_LABEL_LENGTH = 4096;
 const HEX_NAME = /^[0-9a-f]{64}$/;
 const LABELS_SUFFIX = '.json';
+const READ_CHUNK_BYTES = 1 << 20;
+/**
+ * A registry socket delivers 16-64 KiB chunks; one awaited write each costs
+ * more than the copy itself. They are gathered into batches written with one
+ * writev, the next batch filling while the previous one is written.
+ */
+const WRITE_BATCH_BYTES = 1 << 20;
 
 /**
  * Content store on the local filesystem:
@@ -71,7 +78,8 @@ export class LocalContentStore implements ContentStore {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
       throw new InvalidArgumentError(`offset ${offset} is outside blob ${digest} of ${size} bytes`);
     }
-    return createReadStream(path, { start: offset });
+    // Blobs are read front to back (unpack, push, verify): big reads, fewer round trips.
+    return createReadStream(path, { start: offset, highWaterMark: READ_CHUNK_BYTES });
   }
 
   async readAll(digest: string, maxBytes?: number): Promise<Buffer> {
@@ -132,14 +140,10 @@ export class LocalContentStore implements ContentStore {
         if (writer.offset > 0) await writer.reset();
         readable = source;
       }
-      for await (const chunk of readable) {
-        try {
-          await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
-        } catch (err) {
-          writeFailed = true;
-          throw isStorageFull(err) ? storageFullError(err, `blob ${expected.digest}`) : err;
-        }
-      }
+      await copyInBatches(readable, writer, (err) => {
+        writeFailed = true;
+        return isStorageFull(err) ? storageFullError(err, `blob ${expected.digest}`) : err;
+      });
       return await writer.commit(expected);
     } catch (err) {
       readable?.destroy();
@@ -231,6 +235,24 @@ export class LocalContentStore implements ContentStore {
     await rm(dir, { recursive: true, force: true });
   }
 
+  /**
+   * Removes ingests whose blob is already committed: a crash between the
+   * commit's rename and the removal of its ingest directory leaves one behind,
+   * and no later ingest of that digest would ever clean it. Returns the refs.
+   */
+  async removeCompletedIngests(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await listDir(this.ingestDir)) {
+      const dir = join(this.ingestDir, name);
+      const record = await readIngestRecord(dir);
+      if (!record?.expected || this.activeRefs.has(record.ref)) continue;
+      if ((await this.info(record.expected.digest)) === undefined) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed.push(record.ref);
+    }
+    return removed;
+  }
+
   async verify(): Promise<VerifyProblem[]> {
     const problems: VerifyProblem[] = [];
     for (const name of await listDir(this.blobsDir)) {
@@ -301,6 +323,36 @@ export class LocalContentStore implements ContentStore {
     })();
     return this.ready;
   }
+}
+
+/** Copies `source` into `writer` in large batched writes; a failed write is rethrown as `onWriteError` returns it. */
+async function copyInBatches(source: Readable, writer: ContentWriter, onWriteError: (err: unknown) => unknown): Promise<void> {
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  let writing: Promise<void> | undefined;
+  const flush = async (): Promise<void> => {
+    if (writing) await writing;
+    const chunks = batch;
+    batch = [];
+    batchBytes = 0;
+    writing = writer.write(chunks).catch((err: unknown) => {
+      throw onWriteError(err);
+    });
+    writing.catch(() => undefined); // awaited before the next batch or at the end
+  };
+  try {
+    for await (const chunk of source) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+      batch.push(bytes);
+      batchBytes += bytes.byteLength;
+      if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+    }
+    if (batchBytes > 0) await flush();
+  } finally {
+    // Never leave a write running behind the caller's back (it closes the writer next).
+    await writing?.catch(() => undefined);
+  }
+  await writing;
 }
 
 function validateRef(ref: string): void {

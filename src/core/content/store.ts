@@ -28,7 +28,8 @@ export interface ContentWriter {
   readonly ref: string;
   /** Bytes written so far (including those of a resumed ingest). */
   readonly offset: number;
-  write(chunk: Uint8Array): Promise<void>;
+  /** Appends one chunk, or several at once (one writev); resolves once they are written. */
+  write(data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Discards everything written so far and starts again at offset 0. */
   reset(): Promise<void>;
   /**

@@ -104,21 +104,26 @@ export class LocalContentWriter implements ContentWriter {
     return this.written;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  /** Writes one chunk, or several with one writev; resolves once the kernel has them. */
+  async write(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     this.assertOpen();
+    const chunks = data instanceof Uint8Array ? [data] : data;
+    const bytes = chunks.reduce((n, c) => n + c.byteLength, 0);
     const limit = this.expected?.size;
-    if (limit !== undefined && this.written + chunk.byteLength > limit) {
+    if (limit !== undefined && this.written + bytes > limit) {
       throw new FailedPreconditionError(
         `ingest ${this.ref}: received more than the expected ${limit} bytes for ${this.expected!.digest}`,
       );
     }
-    let done = 0;
-    while (done < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, done, chunk.byteLength - done, this.written + done);
-      done += bytesWritten;
+    let position = this.written;
+    let rest: readonly Uint8Array[] = chunks;
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.handle.writev(rest as Uint8Array[], position);
+      position += bytesWritten;
+      rest = dropWritten(rest, bytesWritten);
     }
-    this.hash.update(chunk);
-    this.written += chunk.byteLength;
+    for (const chunk of chunks) this.hash.update(chunk);
+    this.written += bytes;
   }
 
   async reset(): Promise<void> {
@@ -191,6 +196,15 @@ export class LocalContentWriter implements ContentWriter {
   private assertOpen(): void {
     if (this.done) throw new FailedPreconditionError(`ingest ${this.ref}: writer already committed, aborted or closed`);
   }
+}
+
+/** The chunks left once the first `bytes` of them are written. */
+function dropWritten(chunks: readonly Uint8Array[], bytes: number): readonly Uint8Array[] {
+  let skip = bytes;
+  let i = 0;
+  while (i < chunks.length && skip >= chunks[i]!.byteLength) skip -= chunks[i++]!.byteLength;
+  if (skip === 0) return chunks.slice(i);
+  return [chunks[i]!.subarray(skip), ...chunks.slice(i + 1)];
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,7 +9,7 @@ import { BerthError, FailedPreconditionError, InvalidArgumentError, isStorageFul
 import { lgetxattr, llistxattr, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/native.js';
 import { openUncompressed } from './decompress.js';
 import { installPaxDecoder, paxXattrs } from './pax.js';
-import { cleanEntryName, resolveDirInRoot, resolveEntry, UnsafeEntryError, type ResolvedEntry } from './safe-path.js';
+import { cleanEntryName, resolveDirInRoot, resolveEntry, ResolvedDirs, UnsafeEntryError, type ResolvedEntry } from './safe-path.js';
 
 export type WhiteoutMode = 'delete' | 'overlay';
 
@@ -21,8 +21,12 @@ export interface ApplyOptions {
    * 'overlay': root is a fresh overlayfs upper dir; whiteouts become overlay markers.
    */
   whiteoutMode: WhiteoutMode;
-  /** Overlay mode: lower dirs, topmost first, used to satisfy hardlinks to lower files. */
-  lowerDirs?: readonly string[];
+  /**
+   * Overlay mode: lower dirs, topmost first, used to satisfy hardlinks to lower
+   * files. A function is called on the first such hardlink only, so a layer can
+   * be unpacked before its parents are complete.
+   */
+  lowerDirs?: readonly string[] | (() => Promise<readonly string[]>);
   /** When set, the uncompressed tar must hash to this digest. */
   expectedDiffId?: string;
 }
@@ -150,6 +154,9 @@ class LayerApplier {
   /** Resolved relative paths written by this layer (opaque dirs keep them). */
   private readonly added = new Set<string>();
   private readonly dirTimes: DirTimes[] = [];
+  private resolvedLowers: Promise<readonly string[]> | undefined;
+  /** Parent directories resolved so far; forgotten whenever anything is removed. */
+  private readonly dirs = new ResolvedDirs();
 
   constructor(private readonly opts: ApplyOptions) {}
 
@@ -162,7 +169,7 @@ class LayerApplier {
       await this.applyWhiteout(name, components.slice(0, -1), base);
       return;
     }
-    const resolved = await resolveEntry(this.opts.root, components, name, true);
+    const resolved = await resolveEntry(this.opts.root, components, name, true, this.dirs);
     const target = resolved!;
     switch (header.type) {
       case 'directory':
@@ -174,8 +181,7 @@ class LayerApplier {
         break;
       case 'symlink':
         if (!header.linkname) throw new UnsafeEntryError(name, 'symlink without a target');
-        await this.replace(target, name);
-        await symlink(header.linkname, target.path);
+        await this.createExclusive(target, name, () => symlink(header.linkname!, target.path));
         break;
       case 'link':
         await this.writeHardlink(target, header);
@@ -184,9 +190,10 @@ class LayerApplier {
       case 'character-device':
       case 'block-device':
       case 'fifo': {
-        await this.replace(target, name);
         const kind = header.type === 'fifo' ? S_IFIFO : header.type === 'block-device' ? S_IFBLK : S_IFCHR;
-        mknod(target.path, kind | ((header.mode ?? 0o600) & 0o7777), header.devmajor ?? 0, header.devminor ?? 0);
+        await this.createExclusive(target, name, async () => {
+          mknod(target.path, kind | ((header.mode ?? 0o600) & 0o7777), header.devmajor ?? 0, header.devminor ?? 0);
+        });
         break;
       }
       default:
@@ -202,17 +209,20 @@ class LayerApplier {
   }
 
   private async writeDirectory(target: ResolvedEntry, header: TarHeader): Promise<void> {
-    const existing = await lstatOrUndefined(target.path);
-    if (existing?.isDirectory() !== true) {
-      if (existing !== undefined) await rm(target.path, { recursive: true, force: true });
+    try {
       await mkdir(target.path, { mode: 0o755 });
+      return;
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
     }
+    if ((await lstat(target.path)).isDirectory()) return; // kept: merged with what is already there
+    await this.remove(target.path, true);
+    await mkdir(target.path, { mode: 0o755 });
   }
 
   private async writeFile(target: ResolvedEntry, entry: TarEntry): Promise<void> {
-    await this.replace(target, entry.header.name);
-    // 'wx' (O_CREAT|O_EXCL) never opens through a symlink that might appear in between.
-    const handle = await open(target.path, 'wx', 0o600);
+    // 'wx' (O_CREAT|O_EXCL) never opens through a symlink, nor into what was there.
+    const handle = await this.createExclusive(target, entry.header.name, () => open(target.path, 'wx', 0o600));
     try {
       let position = 0;
       for await (const chunk of entry as AsyncIterable<Buffer>) {
@@ -233,31 +243,36 @@ class LayerApplier {
     if (!header.linkname) throw new UnsafeEntryError(name, 'hardlink without a target');
     const linkComponents = cleanEntryName(header.linkname);
     if (linkComponents.length === 0) throw new UnsafeEntryError(name, 'hardlink to the layer root');
-    const source = await resolveEntry(this.opts.root, linkComponents, name, false);
+    const source = await resolveEntry(this.opts.root, linkComponents, name, false, this.dirs);
     const sourceStat = source === undefined ? undefined : await lstatOrUndefined(source.path);
     if (source !== undefined && sourceStat !== undefined) {
       if (sourceStat.isDirectory()) throw new UnsafeEntryError(name, `hardlink target ${header.linkname} is a directory`);
-      await this.replace(target, name);
-      await link(source.path, target.path);
+      await this.createExclusive(target, name, () => link(source.path, target.path));
       return;
     }
     if (this.opts.whiteoutMode === 'overlay') {
-      for (const lower of this.opts.lowerDirs ?? []) {
+      for (const lower of await this.lowerDirs()) {
         const lowerSource = await resolveEntry(lower, linkComponents, name, false);
         const lowerStat = lowerSource === undefined ? undefined : await lstatOrUndefined(lowerSource.path);
         if (lowerSource === undefined || lowerStat === undefined) continue;
         if (!lowerStat.isFile()) throw new UnsafeEntryError(name, `hardlink target ${header.linkname} in a lower layer is not a regular file`);
-        await this.replace(target, name);
-        await copyRegularFile(lowerSource.path, target.path, lowerStat);
+        await this.createExclusive(target, name, () => copyRegularFile(lowerSource.path, target.path, lowerStat));
         return;
       }
     }
     throw new UnsafeEntryError(name, `hardlink target ${header.linkname} does not exist in the layer`);
   }
 
+  private async lowerDirs(): Promise<readonly string[]> {
+    const lowers = this.opts.lowerDirs ?? [];
+    if (typeof lowers !== 'function') return lowers;
+    this.resolvedLowers ??= lowers();
+    return this.resolvedLowers;
+  }
+
   private async applyWhiteout(name: string, parentComponents: string[], base: string): Promise<void> {
     if (base === OPAQUE_MARKER) {
-      const dir = await resolveDirInRoot(this.opts.root, parentComponents, name, true);
+      const dir = await resolveDirInRoot(this.opts.root, parentComponents, name, true, this.dirs);
       const dirPath = join(this.opts.root, ...dir!);
       if (this.opts.whiteoutMode === 'overlay') {
         lsetxattr(dirPath, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
@@ -270,15 +285,18 @@ class LayerApplier {
     const hidden = base.slice(WHITEOUT_PREFIX.length);
     if (hidden === '..' || hidden === '.' || hidden.length === 0) throw new UnsafeEntryError(name, 'invalid whiteout name');
     const create = this.opts.whiteoutMode === 'overlay';
-    const target = await resolveEntry(this.opts.root, [...parentComponents, hidden], name, create);
+    const target = await resolveEntry(this.opts.root, [...parentComponents, hidden], name, create, this.dirs);
     if (target === undefined) return; // parent does not exist: nothing to hide
     // Whiteouts only hide lower layers, never what this layer itself wrote.
     if (this.added.has(target.relative.join('/'))) return;
     if (this.opts.whiteoutMode === 'overlay') {
-      if ((await lstatOrUndefined(target.path)) !== undefined) return;
-      mknod(target.path, S_IFCHR, 0, 0);
+      try {
+        mknod(target.path, S_IFCHR, 0, 0);
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw err; // something of this name is there already: it stays
+      }
     } else {
-      await rm(target.path, { recursive: true, force: true });
+      await this.remove(target.path, true);
     }
   }
 
@@ -290,18 +308,34 @@ class LayerApplier {
       const key = relative.join('/');
       const childPath = join(dirPath, child);
       if (!this.added.has(key)) {
-        await rm(childPath, { recursive: true, force: true });
+        await this.remove(childPath, true);
       } else if ((await lstat(childPath)).isDirectory()) {
         await this.pruneLowerEntries(relative);
       }
     }
   }
 
-  /** Clears the way for a new non-directory entry; never writes through what was there. */
-  private async replace(target: ResolvedEntry, name: string): Promise<void> {
+  /**
+   * Runs `create` (an O_EXCL-style creation that fails with EEXIST rather than
+   * write through what is there); if something is in the way, removes it and
+   * creates again. A fresh layer directory mostly has nothing in the way, so
+   * this saves an lstat per entry.
+   */
+  private async createExclusive<T>(target: ResolvedEntry, name: string, create: () => Promise<T>): Promise<T> {
     if (target.relative.length === 0) throw new UnsafeEntryError(name, 'only a directory may replace the layer root');
-    const existing = await lstatOrUndefined(target.path);
-    if (existing !== undefined) await rm(target.path, { recursive: existing.isDirectory(), force: true });
+    try {
+      return await create();
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+    await this.remove(target.path, true);
+    return create();
+  }
+
+  /** Every removal goes through here: it may change how paths resolve, so the resolved parents are forgotten. */
+  private async remove(path: string, recursive: boolean): Promise<void> {
+    this.dirs.clear();
+    await rm(path, { recursive, force: true });
   }
 
   private async setMetadata(target: ResolvedEntry, header: TarHeader): Promise<void> {
@@ -345,6 +379,10 @@ function paxTime(pax: Record<string, string> | null, key: string): Date | undefi
   return Number.isFinite(seconds) ? new Date(seconds * 1000) : undefined;
 }
 
+function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
 async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path);
@@ -356,7 +394,7 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
 
 /** Copies a lower-layer file into the upper dir, keeping mode, owner, times and xattrs. */
 async function copyRegularFile(source: string, destination: string, st: Stats): Promise<void> {
-  await copyFile(source, destination);
+  await copyFile(source, destination, constants.COPYFILE_EXCL);
   await lchown(destination, st.uid, st.gid);
   for (const name of llistxattr(source)) {
     const value = lgetxattr(source, name);

@@ -37,20 +37,50 @@ function isErrno(err: unknown, code: string): boolean {
 }
 
 /**
+ * Directories already resolved inside one root, by their unresolved path.
+ * Resolving walks the path with one lstat per component; a layer's entries
+ * mostly share their parents, so the applier remembers them. Only valid while
+ * nothing in the tree is removed or replaced: the owner calls `clear()` then.
+ */
+export class ResolvedDirs {
+  private readonly byPath = new Map<string, string[]>();
+
+  /** The longest known prefix of `components`: its length and resolution. */
+  longestPrefix(components: readonly string[]): { length: number; resolved: string[] } | undefined {
+    for (let length = components.length; length > 0; length--) {
+      const hit = this.byPath.get(components.slice(0, length).join('/'));
+      if (hit) return { length, resolved: hit };
+    }
+    return undefined;
+  }
+
+  remember(components: readonly string[], resolved: readonly string[]): void {
+    if (components.length > 0) this.byPath.set(components.join('/'), [...resolved]);
+  }
+
+  clear(): void {
+    this.byPath.clear();
+  }
+}
+
+/**
  * Resolves `components` as a directory inside `root` the way a chroot would:
  * symlinks met on the way are followed, absolute targets restart at `root`
  * and `..` never climbs above it. Returns the resolved components (no symlinks
  * left), or undefined when a component is missing and `create` is false.
  * Missing directories are created with mode 0755 when `create` is true.
+ * `known` (for this root only) skips the walk over an already resolved prefix.
  */
 export async function resolveDirInRoot(
   root: string,
   components: readonly string[],
   entryName: string,
   create: boolean,
+  known?: ResolvedDirs,
 ): Promise<string[] | undefined> {
-  const resolved: string[] = [];
-  const queue = [...components];
+  const prefix = known?.longestPrefix(components);
+  const resolved: string[] = prefix ? [...prefix.resolved] : [];
+  const queue = prefix ? components.slice(prefix.length) : [...components];
   let hops = 0;
   while (queue.length > 0) {
     const part = queue.shift()!;
@@ -81,6 +111,7 @@ export async function resolveDirInRoot(
       throw new UnsafeEntryError(entryName, `parent ${[...resolved, part].join('/')} is not a directory`);
     }
   }
+  known?.remember(components, resolved);
   return resolved;
 }
 
@@ -97,9 +128,10 @@ export async function resolveEntry(
   components: readonly string[],
   entryName: string,
   createParents: boolean,
+  known?: ResolvedDirs,
 ): Promise<ResolvedEntry | undefined> {
   if (components.length === 0) return { relative: [], path: root };
-  const parent = await resolveDirInRoot(root, components.slice(0, -1), entryName, createParents);
+  const parent = await resolveDirInRoot(root, components.slice(0, -1), entryName, createParents, known);
   if (parent === undefined) return undefined;
   const relative = [...parent, components[components.length - 1]!];
   return { relative, path: join(root, ...relative) };

@@ -318,10 +318,10 @@ export class RegistryClient {
         const challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']));
         const detail = await errorDetail(res);
         if (authRetried) {
-          throw new RegistryAuthError(
-            `${opts.method} ${url}: still 401 Unauthorized after authenticating${detail}; check the credentials for ${url.host}`,
-            url.href,
-          );
+          const hint = this.options.credentials?.(host.url.host)
+            ? `check the credentials for ${host.url.host}`
+            : `the registry wants credentials for ${host.url.host} and none were given`;
+          throw new RegistryAuthError(`${opts.method} ${url}: still 401 Unauthorized after authenticating${detail}; ${hint}`, url.href);
         }
         if (!challenge) {
           throw new RegistryAuthError(`${opts.method} ${url}: 401 Unauthorized without a usable WWW-Authenticate challenge${detail}`, url.href);
@@ -414,8 +414,13 @@ export class RegistryClient {
     }
     if (res.statusCode !== 200) {
       const detail = await errorDetail(res);
-      const why = res.statusCode === 401 || res.statusCode === 403 ? ' (credentials rejected)' : '';
-      throw new RegistryAuthError(`token request to ${realmUrl.origin}${realmUrl.pathname} failed: ${res.statusCode}${why}${detail}`);
+      let why = '';
+      if (res.statusCode === 401 || res.statusCode === 403) {
+        why = creds ? ' (credentials rejected)' : ` (anonymous access refused: credentials for ${host.url.host} are needed)`;
+      }
+      throw new RegistryAuthError(
+        `registry ${host.url.host}: token request to ${realmUrl.origin}${realmUrl.pathname} failed: ${res.statusCode}${why}${detail}`,
+      );
     }
     const body = await readBounded(res, MAX_TOKEN_RESPONSE_BYTES, `token response from ${realmUrl.origin}`, signal);
     try {

@@ -28,6 +28,8 @@ export interface ImageServiceDeps {
   registryConfigPath?: string;
   /** Told when the collection after a failed pull fails (it runs in the background). */
   onCollectError?: (err: unknown) => void;
+  /** Credentials by registry host, for pulls that bring none (berth.toml's [registry.configs]). */
+  registryCredentials?: (host: string) => Credentials | undefined;
 }
 
 const FULL_ID = /^(?:sha256:)?([a-f0-9]{64})$/;
@@ -40,16 +42,22 @@ const ID_PREFIX = /^(?:sha256:)?([a-f0-9]{6,63})$/;
 export class ImageService {
   private readonly puller: ImagePuller;
   private readonly gcLock = new ReadWriteLock();
-  private readonly anonymousClient: RegistryClient;
+  /** For pulls without CRI credentials: configured credentials per host, shared token cache. */
+  private readonly defaultClient: RegistryClient;
   private readonly configCache = new Map<string, ImageConfig>();
 
   constructor(private readonly deps: ImageServiceDeps) {
     this.puller = new ImagePuller(deps);
-    this.anonymousClient = new RegistryClient({ configPath: deps.registryConfigPath, userAgent: 'berth' });
+    this.defaultClient = new RegistryClient({
+      configPath: deps.registryConfigPath,
+      userAgent: 'berth',
+      ...(deps.registryCredentials ? { credentials: deps.registryCredentials } : {}),
+    });
   }
 
   /**
-   * Pulls an image. `signal` is the caller's: when every caller of the same
+   * Pulls an image, with the request's credentials for every host if given,
+   * else with those configured per host. `signal` is the caller's: when every caller of the same
    * pull has aborted, the downloads stop. A failed pull leaves nothing behind:
    * what it stored but no image references is collected (queued right away,
    * so later pulls and removals wait for it).
@@ -58,7 +66,7 @@ export class ImageService {
     parseReference(reference); // a malformed name fails here, before anything is stored
     try {
       return await this.gcLock.read(async () => {
-        if (!credentials) return this.puller.pull(reference, this.anonymousClient, progress, undefined, signal);
+        if (!credentials) return this.puller.pull(reference, this.defaultClient, progress, undefined, signal);
         const client = new RegistryClient({ configPath: this.deps.registryConfigPath, userAgent: 'berth', credentials: () => credentials });
         try {
           return await this.puller.pull(reference, client, progress, `auth:${JSON.stringify(credentials)}`, signal);
@@ -128,7 +136,8 @@ export class ImageService {
   }
 
   close(): void {
-    this.anonymousClient.close();
+    this.defaultClient.close();
+    void this.puller.close();
   }
 
   private group(id: string): ImageGroup | undefined {

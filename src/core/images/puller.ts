@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ContentStore } from '../content/store.js';
-import { applyLayer } from '../diff/index.js';
+import { LayerApplyWorkers } from '../diff/apply-workers.js';
 import type { RegistryClient, RegistryHost } from '../distribution/client.js';
 import { parseReference, type ImageReference } from '../distribution/reference.js';
 import { CancelledError, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
@@ -36,23 +36,37 @@ export interface PullerDeps {
   leases: LeaseManager;
   /** Layers downloaded at once per pull. */
   concurrentDownloads?: number;
+  /** Layers unpacked at once per pull. */
+  concurrentUnpacks?: number;
 }
 
 /**
  * Pull = resolve → fetch manifest(s), config and layers into the content store
  * (digest-verified) → unpack each layer into an overlay snapshot keyed by its
- * chain id → record the image names. Downloads run concurrently and the
- * unpacking of layer i starts as soon as layer i and its parent are ready.
- * Concurrent pulls share blob downloads and unpacks.
+ * chain id → record the image names. Downloads run concurrently; each layer is
+ * unpacked (on a worker thread) as soon as it is downloaded, side by side with
+ * the others, and committed onto its parent once that one is committed. The
+ * image is recorded only when every layer is, so a crash never leaves a
+ * visible half image. Concurrent pulls share blob downloads and unpacks.
  */
 export class ImagePuller {
   private readonly blobFlights = new SingleFlight<void>();
   private readonly unpackFlights = new SingleFlight<void>();
   private readonly pullFlights = new SingleFlight<PulledImage>();
   private readonly downloads: Semaphore;
+  private readonly unpackWindow: number;
+  private readonly appliers: LayerApplyWorkers;
 
   constructor(private readonly deps: PullerDeps) {
     this.downloads = new Semaphore(deps.concurrentDownloads ?? 4);
+    this.unpackWindow = Math.max(1, deps.concurrentUnpacks ?? 2);
+    // One worker per unpack of a pull, and room for a second pull; beyond that, unpacks run in-process.
+    this.appliers = new LayerApplyWorkers({ maxWorkers: 2 * this.unpackWindow });
+  }
+
+  /** Stops the unpack workers (a running unpack fails). */
+  close(): Promise<void> {
+    return this.appliers.close();
   }
 
   /** Pulls `reference`; concurrent pulls of it share the work, which stops once every caller's `signal` has aborted. */
@@ -87,24 +101,29 @@ export class ImagePuller {
         throw new InvalidArgumentError(`image ${ref.toString()} has layers of unsupported media types`);
       }
 
-      await this.fetchBlob(lease, client, host, ref, manifest.config, progress, signal);
-      const config = parseImageConfig(await this.deps.content.readAll(manifest.config.digest, MAX_CONFIG_BYTES));
-      const diffIds = config.rootfs.diff_ids;
-      if (diffIds.length !== layers.length) {
-        throw new FailedPreconditionError(
-          `image ${ref.toString()}: manifest lists ${layers.length} layers but the config has ${diffIds.length} diff_ids`,
-        );
-      }
-
-      const chain = chainIds(diffIds);
-      const downloads = layers.map((layer) => this.fetchBlob(lease, client, host, ref, layer, progress, signal));
-      // Unhandled rejections of later downloads are reported through the unpack chain below.
+      lease.add('content', [manifest.config.digest, ...layers.map((l) => l.digest)]);
+      // Layers download while the config arrives; a failure is reported through the unpacks below.
+      const configFetch = this.fetchBlob(client, host, ref, manifest.config, progress, signal);
+      const downloads = layers.map((layer) => this.fetchBlob(client, host, ref, layer, progress, signal));
       downloads.forEach((d) => d.catch(() => undefined));
-      for (let i = 0; i < layers.length; i++) {
-        await downloads[i];
-        signal.throwIfAborted();
-        await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, i > 0 ? chain[i - 1] : undefined);
+      let diffIds: string[];
+      let config: ImageConfig;
+      try {
+        await configFetch;
+        config = parseImageConfig(await this.deps.content.readAll(manifest.config.digest, MAX_CONFIG_BYTES));
+        diffIds = config.rootfs.diff_ids;
+        if (diffIds.length !== layers.length) {
+          throw new FailedPreconditionError(
+            `image ${ref.toString()}: manifest lists ${layers.length} layers but the config has ${diffIds.length} diff_ids`,
+          );
+        }
+      } catch (err) {
+        await Promise.allSettled(downloads);
+        throw err;
       }
+      const chain = chainIds(diffIds);
+      lease.add('snapshot', chain);
+      await this.unpackAll(lease, layers, diffIds, chain, downloads, signal);
 
       const size = manifestDesc.size + manifest.config.size + layers.reduce((n, l) => n + l.size, 0);
       const base = {
@@ -137,17 +156,11 @@ export class ImagePuller {
     });
   }
 
-  /** Downloads a blob unless stored; shared with other pulls, and stopped when every pull waiting for it has aborted. */
-  private fetchBlob(
-    lease: Lease,
-    client: RegistryClient,
-    host: RegistryHost,
-    ref: ImageReference,
-    desc: Descriptor,
-    progress: PullProgress,
-    signal: AbortSignal,
-  ): Promise<void> {
-    lease.add('content', desc.digest);
+  /**
+   * Downloads a blob into the content store (once, however many pulls ask; the
+   * caller leases it), stopped when every pull waiting for it has aborted.
+   */
+  private fetchBlob(client: RegistryClient, host: RegistryHost, ref: ImageReference, desc: Descriptor, progress: PullProgress, signal: AbortSignal): Promise<void> {
     return this.blobFlights.do(desc.digest, async (blobSignal) => {
       if (await this.deps.content.info(desc.digest)) return;
       await this.downloads.run(async () => {
@@ -165,22 +178,65 @@ export class ImagePuller {
     }, signal);
   }
 
-  private unpack(lease: Lease, layer: Descriptor, diffId: string, chainId: string, parent: string | undefined): Promise<void> {
-    lease.add('snapshot', chainId);
+  /**
+   * Unpacks each layer as soon as it is downloaded, up to `concurrentUnpacks`
+   * at once, each into its own parentless snapshot; layer i is committed onto
+   * layer i-1 once that one is committed. Waits for every download and unpack
+   * to settle, then reports the failure of the lowest layer, if any.
+   */
+  private async unpackAll(lease: Lease, layers: Descriptor[], diffIds: string[], chain: string[], downloads: Promise<void>[], signal: AbortSignal): Promise<void> {
+    const unpacks: Promise<void>[] = [];
+    // Layers above a failed one are not unpacked; those below still are (their failure would be the one to report).
+    let lowestFailed = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < layers.length; i++) {
+      const leavingWindow = i >= this.unpackWindow ? unpacks[i - this.unpackWindow] : undefined;
+      const parent = i > 0 ? { chainId: chain[i - 1]!, committed: unpacks[i - 1]! } : undefined;
+      const unpack = (async () => {
+        await downloads[i];
+        await leavingWindow?.catch(() => undefined);
+        if (lowestFailed < i) throw new FailedPreconditionError(`layer ${layers[i]!.digest} not unpacked: a lower layer failed`);
+        signal.throwIfAborted();
+        await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, parent);
+      })();
+      unpack.catch(() => {
+        lowestFailed = Math.min(lowestFailed, i);
+      });
+      unpacks.push(unpack);
+    }
+    const results = await Promise.allSettled(unpacks);
+    const firstFailure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
+  }
+
+  private unpack(
+    lease: Lease,
+    layer: Descriptor,
+    diffId: string,
+    chainId: string,
+    parent: { chainId: string; committed: Promise<void> } | undefined,
+  ): Promise<void> {
     return this.unpackFlights.do(chainId, async () => {
       if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
       const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
       lease.add('snapshot', key);
-      await this.deps.snapshots.prepare(key, parent, { 'berth.io/unpacking': layer.digest });
+      // Parentless: the layer's own changes only, whiteouts as overlay markers; chained on commit.
+      await this.deps.snapshots.prepare(key, undefined, { 'berth.io/unpacking': layer.digest });
       const dirs = this.deps.snapshots.layerDirs(key);
       try {
-        await applyLayer(this.deps.content.openRead(layer.digest), {
+        await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, {
           root: dirs.upper,
           whiteoutMode: 'overlay',
-          lowerDirs: dirs.lowers,
+          // Only a hardlink to a file of a lower layer needs them, and waits for them.
+          lowerDirs: async () => {
+            if (!parent) return [];
+            await parent.committed;
+            const lower = this.deps.snapshots.layerDirs(parent.chainId);
+            return [lower.upper, ...lower.lowers];
+          },
           expectedDiffId: diffId,
         });
-        await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest });
+        await parent?.committed;
+        await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest }, parent ? { parent: parent.chainId } : {});
       } catch (err) {
         // Files first: on a full disk, removing the snapshot's record needs the space they hold.
         await rm(dirs.upper, { recursive: true, force: true }).catch(() => undefined);

@@ -13,7 +13,7 @@ export type LeasedKind = 'content' | 'snapshot' | 'ingest';
 export class LeaseManager {
   private readonly statements;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.statements = {
       create: db.prepare<[string, number, number]>('INSERT INTO leases (id, created_at, owner_pid) VALUES (?, ?, ?)'),
       add: db.prepare<[string, LeasedKind, string]>('INSERT OR IGNORE INTO lease_resources (lease_id, kind, resource) VALUES (?, ?, ?)'),
@@ -26,10 +26,13 @@ export class LeaseManager {
   create(): Lease {
     const id = randomUUID();
     this.statements.create.run(id, Date.now(), process.pid);
+    const addAll = this.db.transaction((kind: LeasedKind, resources: readonly string[]) => {
+      for (const resource of resources) this.statements.add.run(id, kind, resource);
+    });
     return {
       id,
-      add: (kind, resource) => {
-        this.statements.add.run(id, kind, resource);
+      add: (kind, resources) => {
+        addAll(kind, typeof resources === 'string' ? [resources] : resources);
       },
       release: () => {
         this.statements.delete.run(id);
@@ -49,6 +52,7 @@ export class LeaseManager {
 
 export interface Lease {
   readonly id: string;
-  add(kind: LeasedKind, resource: string): void;
+  /** Protects one resource, or several in one transaction (one disk sync). */
+  add(kind: LeasedKind, resources: string | readonly string[]): void;
   release(): void;
 }

@@ -2,7 +2,7 @@ import { mkdir, readdir, rm, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { Db } from '../metadata/db.js';
-import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUsage } from './snapshotter.js';
+import type { CommitOptions, Mount, SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUsage } from './snapshotter.js';
 
 interface SnapshotRow {
   id: number;
@@ -38,7 +38,9 @@ export class OverlaySnapshotter implements Snapshotter {
         'INSERT INTO snapshots (key, parent, kind, labels, created_at) VALUES (?, ?, ?, ?, ?)',
       ),
       children: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM snapshots WHERE parent = ?'),
-      commit: db.prepare<[string, string, string]>("UPDATE snapshots SET key = ?, kind = 'committed', labels = ? WHERE key = ?"),
+      commit: db.prepare<[string, string | null, string, string]>(
+        "UPDATE snapshots SET key = ?, parent = ?, kind = 'committed', labels = ? WHERE key = ?",
+      ),
       delete: db.prepare<[string]>('DELETE FROM snapshots WHERE key = ?'),
       all: db.prepare<[], SnapshotRow>('SELECT * FROM snapshots ORDER BY id'),
       ids: db.prepare<[], { id: number }>('SELECT id FROM snapshots'),
@@ -100,11 +102,21 @@ export class OverlaySnapshotter implements Snapshotter {
     return { upper: this.fsDir(row.id), lowers };
   }
 
-  async commit(name: string, key: string, labels?: Record<string, string>): Promise<void> {
+  async commit(name: string, key: string, labels?: Record<string, string>, options: CommitOptions = {}): Promise<void> {
     const row = this.require(key);
     if (row.kind !== 'active') throw new FailedPreconditionError(`snapshot ${key} is ${row.kind}, only an active snapshot can be committed`);
     if (this.stat(name)) throw new AlreadyExistsError(`snapshot ${name} already exists`);
-    this.statements.commit.run(name, JSON.stringify(labels ?? JSON.parse(row.labels)), key);
+    let parent = row.parent;
+    if (options.parent !== undefined && options.parent !== row.parent) {
+      // Rebase: the directory holds one layer's changes (whiteouts as overlay
+      // markers), so it can sit on any parent; only a parentless snapshot may move.
+      if (row.parent) throw new FailedPreconditionError(`snapshot ${key} already has parent ${row.parent}; only a snapshot prepared without a parent can be committed onto ${options.parent}`);
+      const p = this.stat(options.parent);
+      if (!p) throw new NotFoundError(`parent snapshot ${options.parent} does not exist`);
+      if (p.kind !== 'committed') throw new FailedPreconditionError(`parent snapshot ${options.parent} is not committed`);
+      parent = options.parent;
+    }
+    this.statements.commit.run(name, parent, JSON.stringify(labels ?? JSON.parse(row.labels)), key);
     // The work dir is only needed while the snapshot is mounted writable.
     await rm(this.workDir(row.id), { recursive: true, force: true });
   }

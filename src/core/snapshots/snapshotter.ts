@@ -15,6 +15,15 @@ export interface SnapshotInfo {
   createdAt: Date;
 }
 
+export interface CommitOptions {
+  /**
+   * Commit onto this committed parent although the snapshot was prepared
+   * without one (containerd's rebase capability): layers of one image can be
+   * unpacked side by side and chained in order as each finishes.
+   */
+  parent?: string;
+}
+
 export interface SnapshotUsage {
   bytes: number;
   inodes: number;
@@ -32,7 +41,7 @@ export interface Snapshotter {
   view(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
   mounts(key: string): Mount[];
   /** Turns the active snapshot `key` into the committed snapshot `name`. */
-  commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
+  commit(name: string, key: string, labels?: Record<string, string>, options?: CommitOptions): Promise<void>;
   /** Removes a snapshot that has no children. */
   remove(key: string): Promise<void>;
   usage(key: string): Promise<SnapshotUsage>;

@@ -1,0 +1,171 @@
+/**
+ * Applies layer files on worker threads. Unpacking a big layer is CPU work
+ * (inflate callbacks, sha256 of every byte, tar parsing) that makes hundreds
+ * of MB of short-lived buffers; on the daemon's main thread that work and the
+ * garbage collections it causes would stall downloads and every other CRI call
+ * while a pull runs.
+ */
+import { createReadStream } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { BerthError, type BerthErrorCode } from '../errors.js';
+import { applyLayer, type ApplyResult, type WhiteoutMode } from './apply.js';
+
+export interface FileApplyOptions {
+  /** Target directory; must exist. */
+  root: string;
+  whiteoutMode: WhiteoutMode;
+  expectedDiffId?: string;
+  /** Called on the first hardlink to a file of a lower layer only (see ApplyOptions.lowerDirs). */
+  lowerDirs?: () => Promise<readonly string[]>;
+}
+
+export interface LayerApplyWorkersOptions {
+  /** Most workers alive at once; further applies run on the calling thread (default 4). */
+  maxWorkers?: number;
+  /** Layer files smaller than this are applied on the calling thread: a worker round trip costs more (default 1 MiB). */
+  minWorkerBytes?: number;
+  /** A worker idle this long exits (default 10 s). */
+  idleTimeoutMs?: number;
+}
+
+/** Messages to a worker. */
+export type WorkerRequest =
+  | { type: 'apply'; job: number; path: string; root: string; whiteoutMode: WhiteoutMode; expectedDiffId?: string }
+  | { type: 'lowers'; job: number; dirs: readonly string[] }
+  | { type: 'lowersFailed'; job: number; message: string };
+
+/** Messages from a worker. */
+export type WorkerReply =
+  | { type: 'needLowers'; job: number }
+  | { type: 'done'; job: number; result: ApplyResult }
+  | { type: 'failed'; job: number; error: { name: string; message: string; code?: BerthErrorCode } };
+
+/** An error raised in a worker: same class name, message and gRPC-mapped code as the original. */
+export class WorkerApplyError extends BerthError {
+  constructor(name: string, code: BerthErrorCode, message: string) {
+    super(code, message);
+    this.name = name;
+  }
+}
+
+const READ_CHUNK_BYTES = 1 << 20;
+
+interface PooledWorker {
+  worker: Worker;
+  job?: RunningJob;
+  idleTimer?: NodeJS.Timeout;
+}
+
+interface RunningJob {
+  id: number;
+  options: FileApplyOptions;
+  resolve(result: ApplyResult): void;
+  reject(err: Error): void;
+}
+
+export class LayerApplyWorkers {
+  private readonly maxWorkers: number;
+  private readonly minWorkerBytes: number;
+  private readonly idleTimeoutMs: number;
+  private readonly workers = new Set<PooledWorker>();
+  private nextJob = 1;
+  private closed = false;
+
+  constructor(options: LayerApplyWorkersOptions = {}) {
+    this.maxWorkers = options.maxWorkers ?? 4;
+    this.minWorkerBytes = options.minWorkerBytes ?? 1 << 20;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 10_000;
+  }
+
+  /** Applies the layer stored in the file at `path` (tar, tar+gzip or tar+zstd). */
+  apply(path: string, size: number, options: FileApplyOptions): Promise<ApplyResult> {
+    const pooled = !this.closed && size >= this.minWorkerBytes ? this.idleWorker() : undefined;
+    if (!pooled) return applyLayer(createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }), options);
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const job: RunningJob = { id: this.nextJob++, options, resolve, reject };
+      pooled.job = job;
+      const request: WorkerRequest = {
+        type: 'apply',
+        job: job.id,
+        path,
+        root: options.root,
+        whiteoutMode: options.whiteoutMode,
+        ...(options.expectedDiffId !== undefined ? { expectedDiffId: options.expectedDiffId } : {}),
+      };
+      pooled.worker.postMessage(request);
+    });
+  }
+
+  /** Stops every worker; a running apply fails. Later applies run on the calling thread. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.workers];
+    this.workers.clear();
+    for (const p of all) {
+      clearTimeout(p.idleTimer);
+      p.job?.reject(new Error('layer apply stopped: the daemon is shutting down'));
+      p.job = undefined;
+    }
+    await Promise.all(all.map((p) => p.worker.terminate()));
+  }
+
+  /** Workers alive now (for tests and metrics). */
+  get size(): number {
+    return this.workers.size;
+  }
+
+  private idleWorker(): PooledWorker | undefined {
+    for (const p of this.workers) {
+      if (!p.job) {
+        clearTimeout(p.idleTimer);
+        return p;
+      }
+    }
+    return this.workers.size < this.maxWorkers ? this.spawn() : undefined;
+  }
+
+  private spawn(): PooledWorker {
+    const pooled: PooledWorker = { worker: new Worker(new URL('./apply-worker.js', import.meta.url)) };
+    this.workers.add(pooled);
+    const finish = (): RunningJob | undefined => {
+      const job = pooled.job;
+      pooled.job = undefined;
+      if (this.workers.has(pooled)) {
+        clearTimeout(pooled.idleTimer);
+        pooled.idleTimer = setTimeout(() => this.retire(pooled), this.idleTimeoutMs);
+        pooled.idleTimer.unref();
+      }
+      return job;
+    };
+    pooled.worker.on('message', (reply: WorkerReply) => {
+      const job = pooled.job;
+      if (!job || job.id !== reply.job) return;
+      if (reply.type === 'needLowers') {
+        const lowers = job.options.lowerDirs ? job.options.lowerDirs() : Promise.resolve([]);
+        lowers.then(
+          (dirs) => pooled.worker.postMessage({ type: 'lowers', job: job.id, dirs } satisfies WorkerRequest),
+          (err: Error) => pooled.worker.postMessage({ type: 'lowersFailed', job: job.id, message: err.message } satisfies WorkerRequest),
+        );
+      } else if (reply.type === 'done') {
+        finish()?.resolve(reply.result);
+      } else {
+        const { name, message, code } = reply.error;
+        finish()?.reject(code ? new WorkerApplyError(name, code, message) : Object.assign(new Error(message), { name }));
+      }
+    });
+    const lost = (why: string): void => {
+      if (!this.workers.delete(pooled)) return;
+      clearTimeout(pooled.idleTimer);
+      pooled.job?.reject(new Error(`layer apply worker ${why}`));
+      pooled.job = undefined;
+    };
+    pooled.worker.on('error', (err) => lost(`failed: ${err.message}`));
+    pooled.worker.on('exit', (code) => lost(`exited with code ${code}`));
+    return pooled;
+  }
+
+  private retire(pooled: PooledWorker): void {
+    if (pooled.job || !this.workers.delete(pooled)) return;
+    void pooled.worker.terminate();
+  }
+}
