@@ -27,6 +27,8 @@ export interface SendOptions {
 /** Keep-alive agents, one per distinct TLS configuration. */
 export class AgentPool {
   private readonly agents = new Map<string, http.Agent>();
+  private active = 0;
+  private closing = false;
 
   get(url: URL, tls: TlsSettings | undefined): http.Agent {
     const secure = url.protocol === 'https:';
@@ -44,7 +46,25 @@ export class AgentPool {
     return agent;
   }
 
+  /**
+   * Closes every connection once the requests in progress have ended: a
+   * response this pool's client started may still be read by someone else
+   * (a blob download other pulls share).
+   */
   destroy(): void {
+    this.closing = true;
+    if (this.active === 0) this.destroyNow();
+  }
+
+  /** Counts `req` as in progress until it closes (its response read or abandoned). */
+  track(req: http.ClientRequest): void {
+    this.active++;
+    req.once('close', () => {
+      if (--this.active === 0 && this.closing) this.destroyNow();
+    });
+  }
+
+  private destroyNow(): void {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
   }
@@ -77,6 +97,7 @@ export function send(agents: AgentPool, opts: SendOptions): Promise<IncomingMess
       reject(err instanceof RegistryError ? err : new RegistryError(`${method} ${url}: cannot send the request: ${(err as Error).message}`, url.href, undefined, { cause: err }));
       return;
     }
+    agents.track(req);
     req.on('timeout', () => {
       req.destroy(new RegistryError(`${method} ${url}: no activity for ${opts.timeoutMs} ms`, url.href));
     });

@@ -31,6 +31,9 @@ export interface TaskCreateOptions {
 /** The exit status reported for a container whose monitor died (containerd's unknownExitCode). */
 export const UNKNOWN_EXIT_CODE = 255;
 
+/** How long settling waits for the exit monitor to read the exit file it just wrote. */
+const SETTLE_READ_WAIT_MS = 10_000;
+
 export interface TaskServiceOptions {
   stateDir: string;
   runtimes: Record<string, { path: string }>;
@@ -175,6 +178,8 @@ export class TaskService {
     await this.runtime(handler).delete(id, { force: true });
     await mkdir(this.exitDir, { recursive: true });
     await writeExitFile(this.exitDir, id, UNKNOWN_EXIT_CODE);
+    // Read it now rather than when the watch event comes: berthd serves right after recovery.
+    await this.exits.waitFor(id, SETTLE_READ_WAIT_MS);
   }
 
   /**
