@@ -106,6 +106,19 @@ describe('containers', () => {
     assert.equal((await crictl(sock, ['rm', id])).code, 0);
   });
 
+  it('removing a created, never started container leaves no exit record behind', async () => {
+    const rt = node.daemon.cri.runtime;
+    const { container_id } = await rt.CreateContainer({
+      pod_sandbox_id: podId,
+      sandbox_config: pod,
+      config: { metadata: { name: 'never-started' }, image: { image: BUSYBOX }, command: ['sleep', '1000'] },
+    });
+    await rt.RemoveContainer({ container_id });
+    // conmon records the kill asynchronously; give a late write the time to appear.
+    await new Promise((r) => setTimeout(r, 500));
+    await assert.rejects(stat(join(node.daemon.dirs.state, 'exits', container_id)), { code: 'ENOENT' });
+  });
+
   it('refuses the same container name twice in a pod and bad requests', async () => {
     const id = await run('dup', { command: ['sleep', '1000'] }, false);
     await assert.rejects(run('dup', { command: ['true'] }, false), (err: Error) => code(err) === GrpcStatus.ALREADY_EXISTS && err.message.includes(id));

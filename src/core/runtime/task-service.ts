@@ -15,6 +15,8 @@ import { probeHandlerFeatures, type HandlerFeatures } from './runtime-features.j
 
 /** How long ReopenContainerLog waits for conmon to create the new file (CRI-O waits 20s). */
 const REOPEN_LOG_WAIT_MS = 10_000;
+/** How long a delete waits for the conmon of a live container to record its exit. */
+const DELETE_EXIT_WAIT_MS = 2_000;
 
 export interface TaskCreateOptions {
   id: string;
@@ -209,7 +211,10 @@ export class TaskService {
 
   /** Removes the container from the runtime and everything on disk; idempotent. */
   async delete(id: string, handler: string): Promise<void> {
+    const stillMonitored = this.exits.get(id) === undefined && (await this.monitorAlive(id));
     await this.runtime(handler).delete(id, { force: true });
+    // Its conmon writes the exit file once it sees the kill: wait for it, or it would outlive the container.
+    if (stillMonitored) await this.exits.waitFor(id, DELETE_EXIT_WAIT_MS).catch(() => undefined);
     unmountAll(join(this.bundleDir(id), 'rootfs'));
     await rm(this.bundleDir(id), { recursive: true, force: true });
     await rm(this.persistDir(id), { recursive: true, force: true });
