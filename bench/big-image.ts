@@ -7,7 +7,8 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { assembleImage, type OciImage } from '../test/critest/images/image.js';
-import { LAYER_MEDIA_TYPE, sha256, type BuiltLayer } from '../test/critest/images/layer.js';
+import { LAYER_MEDIA_TYPE, type BuiltLayer } from '../test/critest/images/layer.js';
+import { sha256 } from '../test/support/tar-pack.js';
 import { ImagePusher } from '../test/critest/images/push.js';
 
 export const BIG_IMAGE_REPO = 'berth-bench/big';

@@ -1,14 +1,11 @@
-import { FailedPreconditionError } from '../core/errors.js';
 import type { AttachRequest__Output } from '../gen/cri/runtime/v1/AttachRequest.js';
 import type { AttachResponse } from '../gen/cri/runtime/v1/AttachResponse.js';
-import { refreshContainer } from './container-state.js';
+import { runningContainer } from './container-state.js';
 import type { CriContext } from './context.js';
-import { lookupById } from './ids.js';
 
 /** Attach: a single-use URL on the streaming server connecting to the container's main process (kubectl attach). */
 export async function attach(ctx: CriContext, req: AttachRequest__Output): Promise<AttachResponse> {
-  const container = refreshContainer(ctx.runtime, lookupById(ctx.runtime.containers, req.container_id, 'container'));
-  if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
+  const container = runningContainer(ctx.runtime, req.container_id);
   const url = ctx.streaming().getAttachUrl({
     containerId: container.id,
     tty: req.tty,

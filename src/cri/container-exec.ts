@@ -1,16 +1,13 @@
-import { FailedPreconditionError } from '../core/errors.js';
 import type { ExecRequest__Output } from '../gen/cri/runtime/v1/ExecRequest.js';
 import type { ExecResponse } from '../gen/cri/runtime/v1/ExecResponse.js';
-import { refreshContainer } from './container-state.js';
+import { runningContainer } from './container-state.js';
 import type { CriContext } from './context.js';
 import { validateExecCommand } from './exec-command.js';
-import { lookupById } from './ids.js';
 
 /** Exec: a single-use URL on the streaming server (kubectl exec, crictl exec -it). */
 export async function exec(ctx: CriContext, req: ExecRequest__Output): Promise<ExecResponse> {
   validateExecCommand(req.cmd);
-  const container = refreshContainer(ctx.runtime, lookupById(ctx.runtime.containers, req.container_id, 'container'));
-  if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
+  const container = runningContainer(ctx.runtime, req.container_id);
   const url = ctx.streaming().getExecUrl({
     containerId: container.id,
     cmd: req.cmd,

@@ -1,5 +1,7 @@
+import { FailedPreconditionError } from '../core/errors.js';
 import type { ContainerRecord } from '../core/metadata/records.js';
 import type { ObservedExit } from '../core/runtime/exit-monitor.js';
+import { lookupById } from './ids.js';
 import type { RuntimeServices } from './runtime-services.js';
 
 /**
@@ -35,4 +37,11 @@ export function refreshContainer(rt: RuntimeServices, c: ContainerRecord): Conta
   const exit = rt.tasks.exitInfo(c.id);
   if (!exit) return c;
   return recordContainerExit(rt, c.id, exit)?.record ?? c;
+}
+
+/** The container `id` (or a unique prefix) names, up to date; FailedPrecondition unless it is running. */
+export function runningContainer(rt: RuntimeServices, id: string): ContainerRecord {
+  const container = refreshContainer(rt, lookupById(rt.containers, id, 'container'));
+  if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
+  return container;
 }

@@ -1,9 +1,7 @@
 import { forwardIntoNetns } from '../cni/port-forward.js';
-import { FailedPreconditionError } from '../core/errors.js';
-import type { ContainerRecord } from '../core/metadata/records.js';
 import { attachContainer } from '../core/runtime/attach.js';
 import { execStream } from '../core/runtime/exec.js';
-import { refreshContainer } from './container-state.js';
+import { runningContainer } from './container-state.js';
 import { containerConfig } from './container-view.js';
 import type { CriContext } from './context.js';
 import { lookupById } from './ids.js';
@@ -12,20 +10,15 @@ import type { StreamingBackend } from './streaming/backend.js';
 /** What the streaming server runs: exec through runc, attach through conmon, port-forward into the pod's netns. */
 export function streamingBackend(ctx: CriContext): StreamingBackend {
   const rt = ctx.runtime;
-  const runningContainer = (containerId: string): ContainerRecord => {
-    const container = refreshContainer(rt, lookupById(rt.containers, containerId, 'container'));
-    if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
-    return container;
-  };
   return {
     async exec(containerId, cmd, io) {
-      const container = runningContainer(containerId);
+      const container = runningContainer(rt, containerId);
       const sandbox = rt.sandboxes.get(container.sandboxId);
       const runtime = rt.tasks.runtime(sandbox?.runtimeHandler ?? ctx.config.default_runtime);
       return execStream(runtime, container.id, cmd, io);
     },
     async attach(containerId, io) {
-      const container = runningContainer(containerId);
+      const container = runningContainer(rt, containerId);
       const config = containerConfig(container);
       await attachContainer(
         {

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { startDaemon, type TestDaemon } from '../support/daemon.js';
 import { run, type CommandResult } from '../support/exec.js';
 import { writeMirrorConfig } from '../support/mirror.js';
-import { buildImage, buildLayer, pushImage, sha256, type BuiltImage } from '../support/oci-image.js';
+import { buildImage, buildLayer, pushImage, type BuiltImage } from '../support/oci-image.js';
+import { sha256 } from '../support/tar-pack.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 
 // The berthctl compiled next to this test (dist/ or a private outDir), not a stale one.

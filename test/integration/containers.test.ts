@@ -6,21 +6,12 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { startDaemon } from '../support/daemon.js';
 import { crictl } from '../support/exec.js';
 import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { waitForContainerExit, waitUntil } from '../support/wait.js';
 
 const NONEWPRIVS = 'registry.k8s.io/e2e-test-images/nonewprivs:1.3';
 
 function code(err: unknown): number | undefined {
   return (err as { code?: number }).code;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('containers', () => {
@@ -38,11 +29,7 @@ describe('containers', () => {
     return container_id;
   };
 
-  const exited = (id: string) =>
-    waitFor(async () => {
-      const { status } = await node.daemon.cri.runtime.ContainerStatus({ container_id: id });
-      return status!.state === 'CONTAINER_EXITED' ? status! : undefined;
-    }, `container ${id} to exit`);
+  const exited = (id: string) => waitForContainerExit(node.daemon.cri.runtime, id);
 
   before(async () => {
     node = await startNode({ netIndex: 2, images: ['pause', 'busybox', 'nonewprivs'] });
@@ -135,7 +122,7 @@ describe('containers', () => {
 
   it('stop of a container that ignores SIGTERM ends by SIGKILL after the timeout', async () => {
     const id = await run('stubborn', { command: ['sh', '-c', "trap '' TERM; echo ready; while true; do sleep 1; done"] });
-    await waitFor(async () => ((await readFile(join(pod.log_directory, 'stubborn.log'), 'utf8').catch(() => '')).includes('ready') ? true : undefined), 'ready');
+    await waitUntil(async () => (await readFile(join(pod.log_directory, 'stubborn.log'), 'utf8').catch(() => '')).includes('ready'), 'ready');
     const started = Date.now();
     await node.daemon.cri.runtime.StopContainer({ container_id: id, timeout: 2 });
     const elapsed = Date.now() - started;
@@ -193,11 +180,11 @@ describe('containers', () => {
   it('ReopenContainerLog makes conmon write to a new file after rotation', async () => {
     const id = await run('rotate', { command: ['sh', '-c', 'i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.1; done'] });
     const logPath = join(pod.log_directory, 'rotate.log');
-    await waitFor(async () => ((await readFile(logPath, 'utf8').catch(() => '')).includes('line-1') ? true : undefined), 'first lines');
+    await waitUntil(async () => (await readFile(logPath, 'utf8').catch(() => '')).includes('line-1'), 'first lines');
     await rename(logPath, `${logPath}.1`);
     await node.daemon.cri.runtime.ReopenContainerLog({ container_id: id });
     assert.ok(await stat(logPath), 'the new log file exists when ReopenContainerLog returns');
-    await waitFor(async () => ((await stat(logPath).catch(() => undefined))?.size ? true : undefined), 'lines in the new log file');
+    await waitUntil(async () => Boolean((await stat(logPath).catch(() => undefined))?.size), 'lines in the new log file');
     assert.match(await readFile(logPath, 'utf8'), /stdout F line-\d+/);
     await node.daemon.cri.runtime.RemoveContainer({ container_id: id });
   });

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { extract, type Header } from 'tar-stream';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { waitFor } from '../support/wait.js';
 import { selectImages, WELCOME_PAGE } from '../critest/images/catalog.js';
 import { compileStatic } from '../critest/images/compile.js';
 import type { ImageConfigJson } from '../critest/images/image.js';
@@ -220,15 +221,7 @@ function freePort(): Promise<number> {
 }
 
 /** Polls until the server answers (bounded: 10 s). */
-async function fetchWhenUp(url: string): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const res = await fetch(url);
-      return await res.text();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${url} did not answer within 10 s`, { cause: err });
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+function fetchWhenUp(url: string): Promise<string> {
+  const body = () => fetch(url).then((res) => res.text()).catch(() => undefined);
+  return waitFor(body, `${url} to answer`, { timeoutMs: 10_000 });
 }

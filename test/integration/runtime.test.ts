@@ -12,6 +12,7 @@ import { RuncRuntime } from '../../src/core/runtime/oci-runtime.js';
 import { wasOomKilled } from '../../src/core/runtime/oom.js';
 import { isProcessAlive, parentPidOf, readPidFile } from '../../src/core/runtime/proc.js';
 import { writeTestBundle, type MinimalSpecOptions } from '../support/minimal-oci-spec.js';
+import { waitUntil } from '../support/wait.js';
 
 const TEST_TIMEOUT_MS = 60_000;
 const EXIT_WAIT_MS = 30_000;
@@ -100,7 +101,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     assert.equal(exit.exitCode, 3);
     assert.ok(exit.finishedAt instanceof Date && !Number.isNaN(exit.finishedAt.getTime()));
     assert.deepEqual(await readExitFile(exitDir, c.id), exit);
-    await eventually(() => !isProcessAlive(c.monitored.conmonPid), 'conmon exits once its container has exited');
+    await waitUntil(() => !isProcessAlive(c.monitored.conmonPid), 'conmon to exit once its container has exited', { intervalMs: 50 });
 
     const lines = readFileSync(c.logPath, 'utf8').split('\n').filter((l) => l !== '');
     const parsed = lines.map((line) => {
@@ -248,7 +249,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
       }),
       /cannot move conmon/,
     );
-    await eventually(() => !isProcessAlive(launcherPid), 'the held conmon launcher is gone');
+    await waitUntil(() => !isProcessAlive(launcherPid), 'the held conmon launcher to be gone', { intervalMs: 50 });
     assert.equal(await runtime.state(prepared.id), undefined);
     assert.equal(await readPidFile(join(prepared.persistDir, 'conmon.pid')), undefined, 'conmon never forked');
   });
@@ -329,15 +330,6 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     await runtime.delete(id, { force: true });
   });
 });
-
-/** Polls `condition` until it holds; fails after a bound so a broken monitor cannot hang the suite. */
-async function eventually(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The host directory of `pid`'s cgroup for a v1 controller, from /proc/<pid>/cgroup and /proc/self/mounts. */
 function cgroupDirOf(pid: number, controller: string): string {

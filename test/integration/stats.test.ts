@@ -3,6 +3,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { status as GrpcStatus, type ClientReadableStream } from '@grpc/grpc-js';
 import { crictl } from '../support/exec.js';
 import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { waitFor, waitUntil } from '../support/wait.js';
 
 interface JsonValue {
   value: string;
@@ -39,16 +40,6 @@ const MiB = 1024 * 1024;
 
 function num(v: JsonValue | undefined): number {
   return v === undefined ? 0 : Number(v.value);
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Samples of a Prometheus text exposition, keyed by `name{labels}` as printed. */
@@ -168,9 +159,9 @@ describe('stats, events and metrics', () => {
 
     const go = await node.daemon.cri.runtime.ExecSync({ container_id: id, cmd: ['touch', '/tmp/go'], timeout: '10' });
     assert.equal(go.exit_code, 0);
-    await waitFor(async () => {
+    await waitUntil(async () => {
       const done = await node.daemon.cri.runtime.ExecSync({ container_id: id, cmd: ['test', '-e', '/tmp/done'], timeout: '10' });
-      return done.exit_code === 0 ? true : undefined;
+      return done.exit_code === 0;
     }, 'the container to allocate');
     const afterStats = await crictlStats(id);
     assert.ok(num(afterStats.memory?.workingSetBytes) >= before + 4 * MiB, `working set grew from ${before} to ${num(afterStats.memory?.workingSetBytes)}`);
@@ -238,15 +229,19 @@ describe('stats, events and metrics', () => {
     t.after(() => stream.cancel());
     const rt = node.daemon.cri.runtime;
     // The server subscribes when it runs the call, some time after openStream: make events until one arrives.
-    await waitFor(async () => {
-      const { container_id } = await rt.CreateContainer({
-        pod_sandbox_id: podId,
-        sandbox_config: pod,
-        config: { metadata: { name: 'probe' }, image: { image: BUSYBOX }, command: ['true'] },
-      });
-      await rt.RemoveContainer({ container_id });
-      return events.length > 0 ? true : undefined;
-    }, 'the event stream to deliver');
+    await waitUntil(
+      async () => {
+        const { container_id } = await rt.CreateContainer({
+          pod_sandbox_id: podId,
+          sandbox_config: pod,
+          config: { metadata: { name: 'probe' }, image: { image: BUSYBOX }, command: ['true'] },
+        });
+        await rt.RemoveContainer({ container_id });
+        return events.length > 0;
+      },
+      'the event stream to deliver',
+      { intervalMs: 200 },
+    );
     const lifePod = podConfig(node);
     const lifePodId = (await rt.RunPodSandbox({ config: lifePod })).pod_sandbox_id;
     const { container_id: cid } = await rt.CreateContainer({
@@ -259,7 +254,7 @@ describe('stats, events and metrics', () => {
     await rt.RemoveContainer({ container_id: cid });
     await rt.StopPodSandbox({ pod_sandbox_id: lifePodId });
     await rt.RemovePodSandbox({ pod_sandbox_id: lifePodId });
-    await waitFor(async () => (events.some((e) => e.container_id === lifePodId && e.container_event_type === 'CONTAINER_DELETED_EVENT') ? true : undefined), 'the pod DELETED event');
+    await waitUntil(() => events.some((e) => e.container_id === lifePodId && e.container_event_type === 'CONTAINER_DELETED_EVENT'), 'the pod DELETED event');
     assert.equal(streamError, undefined);
 
     const lifecycle = ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT'];
@@ -292,7 +287,7 @@ describe('stats, events and metrics', () => {
     const rt = node.daemon.cri.runtime;
     const lonePod = podConfig(node);
     const lonePodId = (await rt.RunPodSandbox({ config: lonePod })).pod_sandbox_id;
-    await waitFor(async () => (events.some((e) => e.container_id === lonePodId) ? true : undefined), 'the stream to carry the new pod');
+    await waitUntil(() => events.some((e) => e.container_id === lonePodId), 'the stream to carry the new pod');
     const { container_id: cid } = await rt.CreateContainer({
       pod_sandbox_id: lonePodId,
       sandbox_config: lonePod,
@@ -318,7 +313,7 @@ describe('stats, events and metrics', () => {
     assert.equal((await rt.PodSandboxStatus({ pod_sandbox_id: lonePodId })).status?.state, 'SANDBOX_NOTREADY');
     await rt.StopPodSandbox({ pod_sandbox_id: lonePodId });
     await rt.RemovePodSandbox({ pod_sandbox_id: lonePodId });
-    await waitFor(async () => (events.some((e) => e.container_id === lonePodId && e.container_event_type === 'CONTAINER_DELETED_EVENT') ? true : undefined), 'the pod DELETED event');
+    await waitUntil(() => events.some((e) => e.container_id === lonePodId && e.container_event_type === 'CONTAINER_DELETED_EVENT'), 'the pod DELETED event');
     const count = (id: string, type: string) => events.filter((e) => e.container_id === id && e.container_event_type === type).length;
     assert.equal(count(cid, 'CONTAINER_STOPPED_EVENT'), 1, 'one STOPPED event for the container');
     assert.equal(count(lonePodId, 'CONTAINER_STOPPED_EVENT'), 1, 'one STOPPED event for the pod, though StopPodSandbox followed');

@@ -3,8 +3,9 @@ import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
-import { remoteCommandClient, type Transport } from '../support/streaming-clients.js';
-import { crictlArgs, runWithInput } from '../support/streaming-fixtures.js';
+import { remoteCommandClient, type RemoteCommandClient, type Transport } from '../support/streaming-clients.js';
+import { awaitSize, crictlArgs, runWithInput } from '../support/streaming-fixtures.js';
+import { waitForContainerExit, waitUntil } from '../support/wait.js';
 
 const TRANSPORTS: Transport[] = ['spdy', 'websocket'];
 const SUCCESS = '{"metadata":{},"status":"Success"}';
@@ -13,23 +14,11 @@ function code(err: unknown): number | undefined {
   return (err as { code?: number }).code;
 }
 
-/**
- * A line for a shell on a terminal: waits until the terminal has the given
- * size, then prints sized-<rows>x<cols>. The marker is computed by the shell,
- * so the terminal's echo of the typed line never matches it.
- */
-function awaitSize(rows: number, cols: number): string {
-  return `while [ "$(stty size)" != "${rows} ${cols}" ]; do sleep 0.1; done; echo sized-$((${rows}+0))x$((${cols}+0))\n`;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Resizes a terminal session and waits until the shell on it sees the new size. */
+async function resizeAndConfirm(client: RemoteCommandClient, rows: number, cols: number): Promise<void> {
+  client.resize(cols, rows);
+  client.sendStdin(awaitSize(rows, cols));
+  await client.waitFor('stdout', new RegExp(`sized-${rows}x${cols}`));
 }
 
 describe('attach and terminal exec through berthd (conmon attach socket, runc on a pty)', () => {
@@ -75,10 +64,7 @@ describe('attach and terminal exec through berthd (conmon attach socket, runc on
       assert.equal(res.code, 0, res.stderr);
       assert.equal(res.stdout.toString(), 'hello-2\n');
       assert.match(res.stderr, /oops-3/);
-      const status = await waitFor(async () => {
-        const s = await state(id);
-        return s.state === 'CONTAINER_EXITED' ? s : undefined;
-      }, 'the shell to exit once its stdin closed');
+      const status = await waitForContainerExit(cri(), id, 'the shell to exit once its stdin closed');
       assert.equal(status.exit_code, 0);
     });
 
@@ -88,12 +74,8 @@ describe('attach and terminal exec through berthd (conmon attach socket, runc on
       const attachUrl = async () => (await cri().Attach({ container_id: id, tty: true, stdin: true, stdout: true, stderr: false })).url;
 
       const first = await remoteCommandClient(transport, await attachUrl(), wanted);
-      first.resize(100, 30);
-      first.sendStdin(awaitSize(30, 100));
-      await first.waitFor('stdout', /sized-30x100/);
-      first.resize(77, 22);
-      first.sendStdin(awaitSize(22, 77));
-      await first.waitFor('stdout', /sized-22x77/);
+      await resizeAndConfirm(first, 30, 100);
+      await resizeAndConfirm(first, 22, 77);
       // Ending stdin on a terminal detaches; the container's stdin stays open (not stdin_once).
       first.closeStdin();
       assert.equal(await first.finished, SUCCESS);
@@ -128,12 +110,8 @@ describe('attach and terminal exec through berthd (conmon attach socket, runc on
       const id = await runContainer({ command: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] });
       const url = (await cri().Exec({ container_id: id, cmd: ['sh'], tty: true, stdin: true, stdout: true, stderr: false })).url;
       const client = await remoteCommandClient(transport, url, { stdin: true, stdout: true, stderr: false, tty: true });
-      client.resize(90, 25);
-      client.sendStdin(awaitSize(25, 90));
-      await client.waitFor('stdout', /sized-25x90/);
-      client.resize(120, 40);
-      client.sendStdin(awaitSize(40, 120));
-      await client.waitFor('stdout', /sized-40x120/);
+      await resizeAndConfirm(client, 25, 90);
+      await resizeAndConfirm(client, 40, 120);
       client.sendStdin('exit 3\n');
       const status = JSON.parse(await client.finished) as { reason?: string; details?: { causes?: Array<{ message?: string }> } };
       assert.equal(status.reason, 'NonZeroExitCode');
@@ -179,7 +157,7 @@ describe('attach and terminal exec through berthd (conmon attach socket, runc on
     for (let i = 0; i < 2; i++) await oneOfEach(i); // warm up lazily opened handles
     const before = await fds();
     for (let i = 0; i < 20; i++) await oneOfEach(i);
-    await waitFor(async () => ((await fds()) <= before ? true : undefined), 'berthd to close its session descriptors', 10_000).catch(() => undefined);
+    await waitUntil(async () => (await fds()) <= before, 'berthd to close its session descriptors', { timeoutMs: 10_000 }).catch(() => undefined);
     assert.ok((await fds()) <= before, `berthd's descriptors grew from ${before} to ${await fds()}`);
   });
 

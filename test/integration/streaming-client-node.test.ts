@@ -8,24 +8,11 @@ import { Attach, Exec, PortForward, type V1Status } from '@kubernetes/client-nod
 import type { WebSocket } from 'ws';
 import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
 import { FakeTerminal, collect, kubeConfigForStreamingUrl, waitForText } from '../support/client-node.js';
+import { awaitSize } from '../support/streaming-fixtures.js';
+import { waitForContainerExit, waitUntil } from '../support/wait.js';
 
 // client-node asks for a namespace, pod and container to build the API server's path; berth's token already names them.
 const NAMESPACE = 'berth-test';
-
-/** A shell line for a terminal: waits until the terminal has the size, then prints a marker the echo of the line never matches. */
-function awaitSize(rows: number, cols: number): string {
-  return `while [ "$(stty size)" != "${rows} ${cols}" ]; do sleep 0.1; done; echo sized-$((${rows}+0))x$((${cols}+0))\n`;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function closed(ws: WebSocket): Promise<void> {
   return ws.readyState === ws.CLOSED ? Promise.resolve() : once(ws, 'close').then(() => undefined);
@@ -193,10 +180,7 @@ describe('@kubernetes/client-node Exec, Attach and PortForward against berth\'s 
     // v5.channel.k8s.io: the library sends a close frame for stdin; with stdin_once the shell sees EOF and exits.
     stdin.end();
     await closed(ws);
-    const exited = await waitFor(async () => {
-      const s = await state(id);
-      return s.state === 'CONTAINER_EXITED' ? s : undefined;
-    }, 'the attached shell to exit once its stdin closed');
+    const exited = await waitForContainerExit(cri(), id, 'the attached shell to exit once its stdin closed');
     assert.equal(exited.exit_code, 0);
     assert.equal(out, 'hello-2\n');
     assert.equal(err, 'oops-3\n');
@@ -247,15 +231,15 @@ describe('@kubernetes/client-node Exec, Attach and PortForward against berth\'s 
     await runContainer(hostPodId, hostPod, {
       command: ['sh', '-c', `echo page-from-the-host-network > /tmp/index.html && exec httpd -f -p 127.0.0.1:${port} -h /tmp`],
     });
-    await waitFor(
+    await waitUntil(
       () =>
-        new Promise<true | undefined>((resolve) => {
+        new Promise<boolean>((resolve) => {
           const probe = net.connect(port, '127.0.0.1');
           probe.once('connect', () => {
             probe.destroy();
             resolve(true);
           });
-          probe.once('error', () => resolve(undefined));
+          probe.once('error', () => resolve(false));
         }),
       `httpd of the host-network pod on 127.0.0.1:${port}`,
     );
@@ -272,7 +256,7 @@ describe('@kubernetes/client-node Exec, Attach and PortForward against berth\'s 
     const local = await forwardLocally(async () => (await cri().PortForward({ pod_sandbox_id: podId, port: [8081] })).url, pod.metadata.name, 8081);
     try {
       await assert.rejects(get(local.port, '/'));
-      await waitFor(async () => (local.errors.length > 0 ? true : undefined), 'the error stream');
+      await waitUntil(() => local.errors.length > 0, 'the error stream');
       assert.match(local.errors.join(''), /error forwarding port 8081 to pod [0-9a-f]{64}/);
     } finally {
       await local.close();

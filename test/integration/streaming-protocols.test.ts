@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { StreamingServer } from '../../src/cri/streaming/server.js';
 import { HostBackend, openFdCount } from '../support/streaming-fixtures.js';
+import { waitUntil } from '../support/wait.js';
 import { selfSignedCertificate } from '../support/tls.js';
 import { readAll, spdyConnect, wsSession } from '../support/streaming-clients.js';
 
@@ -27,10 +28,9 @@ function httpStatus(url: string): Promise<number> {
   });
 }
 
-/** Polls a condition for a bounded time; the assertion that follows says what failed. */
-async function eventually(check: () => boolean | Promise<boolean>, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline && !(await check())) await sleep(20);
+/** Polls a condition for a bounded time and never fails: the assertion that follows says what went wrong. */
+function settle(check: () => boolean | Promise<boolean>): Promise<void> {
+  return waitUntil(check, 'a condition', { timeoutMs: 10_000, intervalMs: 20 }).catch(() => undefined);
 }
 
 describe('streaming server protocols (in-process WebSocket and SPDY clients)', () => {
@@ -200,7 +200,7 @@ describe('streaming server protocols (in-process WebSocket and SPDY clients)', (
     const ws = new WebSocket(execUrl(server, ['sleep', '30']).replace(/^http/, 'ws'), ['v5.channel.k8s.io']);
     await once(ws, 'message');
     ws.terminate();
-    await eventually(() => backend.aborts > aborts && server.activeSessions === 0);
+    await settle(() => backend.aborts > aborts && server.activeSessions === 0);
     assert.equal(backend.aborts, aborts + 1);
     assert.equal(server.activeSessions, 0);
   });
@@ -211,10 +211,10 @@ describe('streaming server protocols (in-process WebSocket and SPDY clients)', (
     const { session, socket } = await spdyConnect(execUrl(server, ['sleep', '30'], { stderr: false }), ['v4.channel.k8s.io']);
     await session.openStream({ streamtype: ['error'] });
     await session.openStream({ streamtype: ['stdout'] });
-    await eventually(() => backend.execCalls > calls);
+    await settle(() => backend.execCalls > calls);
     assert.equal(server.activeSessions, 1);
     socket.destroy();
-    await eventually(() => backend.aborts > aborts && server.activeSessions === 0);
+    await settle(() => backend.aborts > aborts && server.activeSessions === 0);
     assert.equal(backend.aborts, aborts + 1);
   });
 
@@ -270,10 +270,10 @@ describe('streaming server protocols (in-process WebSocket and SPDY clients)', (
       }
     };
     for (let i = 0; i < 4; i++) await once1(i); // warm up lazily opened handles
-    await eventually(() => server.activeSessions === 0);
+    await settle(() => server.activeSessions === 0);
     const before = await openFdCount();
     for (let i = 0; i < 100; i++) await once1(i);
-    await eventually(async () => server.activeSessions === 0 && (await openFdCount()) <= before);
+    await settle(async () => server.activeSessions === 0 && (await openFdCount()) <= before);
     assert.equal(server.activeSessions, 0);
     assert.ok((await openFdCount()) <= before, `descriptors grew from ${before} to ${await openFdCount()}`);
   });

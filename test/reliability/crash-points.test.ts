@@ -28,6 +28,7 @@ import {
   STUBBORN_COMMAND,
   type ReliabilityNode,
 } from '../support/reliability.js';
+import { eventually } from '../support/wait.js';
 
 const NGINX = 'registry.k8s.io/e2e-test-images/nginx:1.14-2';
 const ROUNDS = 10; // six kills a round
@@ -107,20 +108,6 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
     if (midCall) stats.midCall++;
   }
 
-  /** Polls `check` until it passes (container exits land a moment after a kill). */
-  async function eventually(what: string, check: () => Promise<void>, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        await check();
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
-        await new Promise((res) => setTimeout(res, 200));
-      }
-    }
-  }
-
   /** The invariants after a restart: every listed pod and container in its true state. */
   async function checkTrueStates(known: Map<string, number>): Promise<void> {
     const keeperPod = await cri().runtime.PodSandboxStatus({ pod_sandbox_id: keeper.podId });
@@ -138,7 +125,8 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
       const ip = (await cri().runtime.PodSandboxStatus({ pod_sandbox_id: pod.id })).status!.network!.ip;
       assert.ok(ip.startsWith(r.node.subnet.replace(/0\/24$/, '')), `ready pod ${pod.id} has an IP of the pod network (${ip})`);
     }
-    await eventually('containers are listed in their true state', async () => {
+    // Container exits land a moment after a kill.
+    await eventually(async () => {
       for (const c of (await cri().runtime.ListContainers({})).containers) {
         if (c.state === 'CONTAINER_RUNNING') {
           const pid = await containerPid(c.id);
@@ -151,7 +139,7 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
           assert.notEqual(status.status!.finished_at, '0', `exited container ${c.id} has a finish time`);
         }
       }
-    });
+    }, 'containers are listed in their true state', { timeoutMs: 15_000, intervalMs: 200 });
   }
 
   /** Every image listed is whole: manifest, config and layers stored, every layer unpacked and committed. */

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { startDaemon, type TestDaemon } from '../support/daemon.js';
 import { startLyingRegistry, type LyingRegistry } from '../support/lying-registry.js';
+import { waitUntil } from '../support/wait.js';
 
 /** Generous: a pull that has not failed by then is stuck, which is what this test must catch. */
 const PULL_DEADLINE_MS = 60_000;
@@ -36,14 +37,6 @@ async function rssKb(pid: number): Promise<number> {
 async function listDir(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
   return (await readdir(dir)).sort();
-}
-
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('reliability: pulls from a lying registry', () => {
@@ -123,7 +116,7 @@ describe('reliability: pulls from a lying registry', () => {
     for (const [i, repo] of ['slow-manifest', 'slow-blob'].entries()) {
       await assert.rejects(cri.image.PullImage({ image: { image: ref(repo) } }, 2_000), (err: { code?: number }) => err.code === GrpcStatus.DEADLINE_EXCEEDED);
       assert.equal(registry.dripsStarted(), i + 1, `${repo} was being downloaded`);
-      await waitUntil(async () => registry.openDrips() === 0, `berthd to hang up on ${repo} after the client gave up`);
+      await waitUntil(() => registry.openDrips() === 0, `berthd to hang up on ${repo} after the client gave up`);
     }
     for (const c of authCases) await pullFails(c);
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectCri, type CriClients } from '../../src/client/cri-client.js';
+import { waitUntil } from './wait.js';
 
 /** The repository root, found from the compiled test file (dist/test/support). */
 export const REPO_ROOT = (() => {
@@ -58,14 +59,6 @@ export async function makeDaemonDirs(configToml = ''): Promise<DaemonDirs> {
   return dirs;
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Runs berthd to completion (for startup failures): exit code and output. */
 export function runBerthd(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise, reject) => {
@@ -103,7 +96,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaem
   const exited = new Promise<number | string>((res) => child.on('exit', (code, signal) => res(code ?? signal ?? -1)));
   let dead = false;
   void exited.then(() => (dead = true));
-  await waitFor(() => dead || /berthd serving CRI/.test(output), 30_000, () => `berthd to start: ${output}`);
+  await waitUntil(() => dead || /berthd serving CRI/.test(output), () => `berthd to start: ${output}`, { intervalMs: 25 });
   if (dead) throw new Error(`berthd exited during startup: ${output}`);
   const cri = connectCri(dirs.socket, 60_000);
   const daemon: TestDaemon = {

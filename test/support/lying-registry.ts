@@ -5,7 +5,8 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { buildImage, buildLayer, sha256, type BuiltImage } from './oci-image.js';
+import { buildImage, buildLayer, type BuiltImage } from './oci-image.js';
+import { sha256 } from './tar-pack.js';
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 const INDEX_TYPE = 'application/vnd.oci.image.index.v1+json';

@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { RegistryClient } from '../../src/core/distribution/client.js';
+import { packTar, sha256, type TarMember } from './tar-pack.js';
 
 export type LayerEntry =
   | { type: 'file'; name: string; content: string | Buffer; mode?: number }
@@ -30,27 +29,15 @@ export interface BuiltImage {
   layers: BuiltLayer[];
 }
 
-export function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-export async function tarOf(entries: LayerEntry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('end', resolve);
-    pack.on('error', reject);
-  });
+export function tarOf(entries: LayerEntry[]): Promise<Buffer> {
   const mtime = new Date(0);
-  for (const e of entries) {
-    if (e.type === 'file') pack.entry({ name: e.name, mode: e.mode ?? 0o644, mtime }, e.content);
-    else if (e.type === 'directory') pack.entry({ name: e.name, type: 'directory', mode: e.mode ?? 0o755, mtime });
-    else pack.entry({ name: e.name, type: e.type, linkname: e.linkname, mtime });
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  return packTar(
+    entries.map((e): TarMember => {
+      if (e.type === 'file') return { header: { name: e.name, mode: e.mode ?? 0o644, mtime }, content: e.content };
+      if (e.type === 'directory') return { header: { name: e.name, type: 'directory', mode: e.mode ?? 0o755, mtime } };
+      return { header: { name: e.name, type: e.type, linkname: e.linkname, mtime } };
+    }),
+  );
 }
 
 export async function buildLayer(entries: LayerEntry[], compression: Compression = 'gzip'): Promise<BuiltLayer> {

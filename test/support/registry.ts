@@ -8,6 +8,7 @@ import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from './wait.js';
 
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 
@@ -107,19 +108,18 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForV2(port: number, timeoutMs: number, upStatus: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await new Promise<number>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/v2/', timeout: 1000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(0));
+/** The status of GET /v2/ on a local port; 0 when nothing answers. */
+function v2Status(port: number): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/v2/', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
     });
-    if (status === upStatus) return;
-    if (Date.now() > deadline) throw new Error(`registry on 127.0.0.1:${port} did not answer /v2/ within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+function waitForV2(port: number, timeoutMs: number, upStatus: number): Promise<void> {
+  return waitUntil(async () => (await v2Status(port)) === upStatus, `the registry on 127.0.0.1:${port} to answer /v2/`, { timeoutMs });
 }

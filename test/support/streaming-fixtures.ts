@@ -151,6 +151,15 @@ export function runWithInput(command: string, args: string[], input?: Buffer | s
   });
 }
 
+/**
+ * A line for a shell on a terminal: waits until the terminal has the given
+ * size, then prints sized-<rows>x<cols>. The marker is computed by the shell,
+ * so the terminal's echo of the typed line never matches it.
+ */
+export function awaitSize(rows: number, cols: number): string {
+  return `while [ "$(stty size)" != "${rows} ${cols}" ]; do sleep 0.1; done; echo sized-$((${rows}+0))x$((${cols}+0))\n`;
+}
+
 export function crictlArgs(socket: string, args: string[]): string[] {
   return ['--runtime-endpoint', `unix://${socket}`, '--timeout', '30s', ...args];
 }

@@ -4,6 +4,7 @@ import { FdStream } from '../sys/fd-stream.js';
 import { seqpacketConnect } from '../sys/native.js';
 import { parseAttachFrame, stdinDatagrams } from './attach-protocol.js';
 import { resizeControlMessage, sendControlMessage } from './conmon-control.js';
+import type { StreamIO } from './stream-io.js';
 import type { TerminalResizeSource } from './terminal.js';
 
 /** The container side of an attach: what conmon offers and how the container was created. */
@@ -21,15 +22,8 @@ export interface AttachTarget {
   stdinOnce: boolean;
 }
 
-/** The client's side: streams it asked for, its terminal's resizes, and the signal that it went away. */
-export interface AttachIO {
-  stdin?: Readable;
-  stdout?: Writable;
-  stderr?: Writable;
-  /** The client asked for a terminal: container stderr, if any, joins stdout. */
-  tty: boolean;
-  resize?: TerminalResizeSource;
-  signal: AbortSignal;
+/** The client's side of an attach; when it asked for a terminal, container stderr, if any, joins stdout. */
+export interface AttachIO extends StreamIO {
   /** Told about resizes conmon did not take; the session goes on. */
   warn?: (message: string) => void;
 }

@@ -9,7 +9,7 @@ import type { OciRuntime } from './oci-runtime.js';
 import { FdStream } from '../sys/fd-stream.js';
 import { openPty, setWindowSize } from '../sys/native.js';
 import { resolveExecutable } from './binary.js';
-import type { TerminalResizeSource } from './terminal.js';
+import type { StreamIO } from './stream-io.js';
 
 export interface ExecSyncResult {
   exitCode: number;
@@ -84,16 +84,6 @@ function stripRuntimeLog(stderr: Buffer): Buffer {
   return Buffer.from(lines.join('\n'));
 }
 
-export interface ExecStreamIO {
-  stdin?: NodeJS.ReadableStream;
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
-  tty: boolean;
-  /** The client's terminal size changes (tty only). */
-  resize?: TerminalResizeSource;
-  signal: AbortSignal;
-}
-
 /** Most of runc's own messages kept when it runs on a terminal (they are shown if the exec fails). */
 const RUNTIME_MESSAGE_LIMIT = 64 * 1024;
 /**
@@ -107,7 +97,7 @@ const TERMINAL_IDLE_MS = 5_000;
  * Runs a command in a running container wired to streams (kubectl exec).
  * When the client goes away (signal), the exec'd process is killed.
  */
-export async function execStream(runtime: OciRuntime, id: string, cmd: string[], io: ExecStreamIO): Promise<number> {
+export async function execStream(runtime: OciRuntime, id: string, cmd: string[], io: StreamIO): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-exec-'));
   const pidFile = join(dir, 'pid');
   try {
@@ -156,7 +146,7 @@ function exitCode(child: ChildProcess): Promise<number> {
   });
 }
 
-async function execOnPipes(binary: string, args: string[], pidFile: string, io: ExecStreamIO): Promise<number> {
+async function execOnPipes(binary: string, args: string[], pidFile: string, io: StreamIO): Promise<number> {
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   if (io.stdin) io.stdin.pipe(child.stdin);
   else child.stdin.end();
@@ -181,7 +171,7 @@ async function execOnPipes(binary: string, args: string[], pidFile: string, io: 
  * `runc exec -t` follows the window of a person's terminal). runc's own
  * messages (JSON log lines) go to a pipe and are shown only if it fails.
  */
-async function execOnTerminal(binary: string, args: string[], pidFile: string, io: ExecStreamIO): Promise<number> {
+async function execOnTerminal(binary: string, args: string[], pidFile: string, io: StreamIO): Promise<number> {
   const pty = openPty();
   let child: ChildProcess | undefined;
   const unsubscribe = io.resize?.subscribe((size) => {

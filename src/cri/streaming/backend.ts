@@ -1,23 +1,8 @@
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import type { StreamIO } from '../../core/runtime/stream-io.js';
 import type { TerminalResizeSource, TerminalSize } from '../../core/runtime/terminal.js';
 
-export type { TerminalResizeSource, TerminalSize };
-
-/**
- * The client's side of an exec or attach session, as the backend sees it.
- * Streams the client did not ask for are absent. With a TTY there is no
- * stderr (the terminal merges it) and `resize` reports the client's window
- * size, the newest one first, to whoever subscribes.
- */
-export interface StreamIO {
-  stdin?: Readable;
-  stdout?: Writable;
-  stderr?: Writable;
-  tty: boolean;
-  resize?: TerminalResizeSource;
-  /** Aborted when the client goes away or the server stops: stop the process or detach. */
-  signal: AbortSignal;
-}
+export type { StreamIO, TerminalResizeSource, TerminalSize };
 
 /**
  * What the runtime provides to the streaming server: berth's container layer

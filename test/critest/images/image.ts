@@ -3,7 +3,8 @@
  * and the manifest that names it and the layers. Pure: the same layers and settings
  * give byte-identical JSON, so the same digests.
  */
-import { sha256, type BuiltLayer } from './layer.js';
+import { sha256 } from '../../support/tar-pack.js';
+import type { BuiltLayer } from './layer.js';
 
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 export const CONFIG_MEDIA_TYPE = 'application/vnd.oci.image.config.v1+json';

@@ -3,14 +3,11 @@
  * sha256 is the diff_id) and its gzip (whose sha256 is the layer digest). Every
  * mtime is fixed and entries are sorted, so the same inputs always give the same digests.
  */
-import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pack, type Header } from 'tar-stream';
-
-type TarHeader = Partial<Header> & Pick<Header, 'name'>;
+import { packTar, sha256, type TarHeader, type TarMember } from '../../support/tar-pack.js';
 
 export const LAYER_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
 /** Every entry's mtime: the epoch, so rebuilding never changes a digest. */
@@ -70,37 +67,24 @@ export async function buildTar(entries: readonly LayerEntry[]): Promise<Buffer> 
     ...normalised.filter((e) => e.type === 'hardlink').sort(byPath),
   ];
 
-  const tar = pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    tar.on('data', (chunk: unknown) => {
-      chunks.push(chunk as Buffer);
-    });
-    tar.on('end', () => resolve(Buffer.concat(chunks)));
-    tar.on('error', reject);
-  });
   // A hard link's header carries its inode's mode and owner, as tar writes it: some
   // unpackers (containerd's) apply the link header's mode to the shared file.
   const fileHeaders = new Map<string, TarHeader>();
+  const members: TarMember[] = [];
   for (const entry of ordered) {
-    const { header, body } = await toTarEntry(entry, fileHeaders);
-    if (header.type === 'file') fileHeaders.set(entry.path, header);
-    await new Promise<void>((resolve, reject) => {
-      const callback = (err?: Error | null): void => (err ? reject(err) : resolve());
-      if (body) tar.entry(header, body, callback);
-      else tar.entry(header, callback);
-    });
+    const member = await toTarEntry(entry, fileHeaders);
+    if (member.header.type === 'file') fileHeaders.set(entry.path, member.header);
+    members.push(member);
   }
-  tar.finalize();
-  return done;
+  return packTar(members);
 }
 
-async function toTarEntry(entry: LayerEntry, fileHeaders: ReadonlyMap<string, TarHeader>): Promise<{ header: TarHeader; body?: Buffer }> {
+async function toTarEntry(entry: LayerEntry, fileHeaders: ReadonlyMap<string, TarHeader>): Promise<TarMember> {
   const base = { name: entry.path, mtime: LAYER_MTIME, uname: '', gname: '' };
   switch (entry.type) {
     case 'file': {
       const body = typeof entry.content === 'string' ? Buffer.from(entry.content) : entry.content;
-      return { header: { ...base, ...owner(entry, 0o644), type: 'file', size: body.length }, body };
+      return { header: { ...base, ...owner(entry, 0o644), type: 'file', size: body.length }, content: body };
     }
     case 'hostfile': {
       let info: Stats;
@@ -111,7 +95,7 @@ async function toTarEntry(entry: LayerEntry, fileHeaders: ReadonlyMap<string, Ta
       }
       if (!info.isFile()) throw new LayerError(`layer entry ${entry.path}: host path ${entry.source} is not a regular file`);
       const body = await readFile(entry.source);
-      return { header: { ...base, ...owner(entry, info.mode & 0o7777), type: 'file', size: body.length }, body };
+      return { header: { ...base, ...owner(entry, info.mode & 0o7777), type: 'file', size: body.length }, content: body };
     }
     case 'dir':
       return { header: { ...base, ...owner(entry, 0o755), type: 'directory' } };
@@ -169,8 +153,4 @@ function checkHardLinks(entries: readonly LayerEntry[]): void {
       throw new LayerError(`hard link ${entry.path} points to ${entry.target}, which is not a regular file of this layer`);
     }
   }
-}
-
-export function sha256(data: Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
