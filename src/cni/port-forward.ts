@@ -16,6 +16,8 @@ export async function forwardIntoNetns(netnsPath: string, port: number, stream: 
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
+    // A reset after the connection is the peer's business, not a reason to take berthd down.
+    socket.on('error', () => socket.destroy());
     stream.pipe(socket);
     socket.pipe(stream);
     await new Promise<void>((resolve) => {
@@ -27,10 +29,15 @@ export async function forwardIntoNetns(netnsPath: string, port: number, stream: 
   const relay = spawn('nsenter', [`--net=${netnsPath}`, 'busybox', 'nc', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   relay.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // The relay exits at once when nothing listens: what the client still sends then meets a closed pipe (EPIPE).
+  relay.stdin.on('error', () => undefined);
+  relay.stdout.on('error', () => undefined);
   stream.pipe(relay.stdin);
   relay.stdout.pipe(stream, { end: false });
   signal.addEventListener('abort', () => relay.kill('SIGKILL'), { once: true });
-  const code = await new Promise<number | null>((resolve) => relay.on('close', (c) => resolve(c)));
-  stream.unpipe(relay.stdin);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    relay.once('error', (err) => reject(new Error(`port ${port}: cannot run the relay into the pod's network namespace: ${err.message}`)));
+    relay.once('close', (c) => resolve(c));
+  }).finally(() => stream.unpipe(relay.stdin));
   if (code !== 0 && stderr) throw new Error(`port ${port}: ${stderr.trim()}`);
 }
