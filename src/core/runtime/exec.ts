@@ -148,6 +148,8 @@ function exitCode(child: ChildProcess): Promise<number> {
 
 async function execOnPipes(binary: string, args: string[], pidFile: string, io: StreamIO): Promise<number> {
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A command that exits without reading its stdin leaves what the client still sends to a closed pipe (EPIPE).
+  child.stdin.on('error', () => undefined);
   if (io.stdin) io.stdin.pipe(child.stdin);
   else child.stdin.end();
   if (io.stdout) child.stdout.pipe(io.stdout, { end: false });
