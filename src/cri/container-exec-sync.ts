@@ -14,6 +14,6 @@ export async function execSync(ctx: CriContext, req: ExecSyncRequest__Output): P
   if (container.state !== 'running') throw new FailedPreconditionError(`container ${container.id} is not running`);
   const sandbox = rt.sandboxes.get(container.sandboxId);
   const runtime = rt.tasks.runtime(sandbox?.runtimeHandler ?? ctx.config.default_runtime);
-  const result = await runcExecSync(runtime, container.id, req.cmd, Number(req.timeout) * 1000);
+  const result = await runcExecSync(runtime, container.id, req.cmd, Number(req.timeout) * 1000, rt.tasks.bundleDir(container.id));
   return { stdout: result.stdout, stderr: result.stderr, exit_code: result.exitCode };
 }

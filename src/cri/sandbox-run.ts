@@ -3,8 +3,10 @@ import { createNetns, removeNetns } from '../cni/netns.js';
 import { AlreadyExistsError, InvalidArgumentError } from '../core/errors.js';
 import type { SandboxRecord } from '../core/metadata/records.js';
 import { createPodFiles, removePodFiles } from '../core/sandbox/pod-files.js';
-import { buildSandboxSpec, resolveUser } from '../core/runtime/spec/index.js';
+import { buildSandboxSpec, resolveUser, type PodFiles } from '../core/runtime/spec/index.js';
+import type { Mount } from '../core/snapshots/snapshotter.js';
 import { chainIds } from '../core/images/chain-id.js';
+import { allSettledOrThrow } from '../core/util/concurrency.js';
 import type { ImageConfig } from '../core/images/manifest.js';
 import type { PodSandboxConfig__Output } from '../gen/cri/runtime/v1/PodSandboxConfig.js';
 import type { RunPodSandboxRequest__Output } from '../gen/cri/runtime/v1/RunPodSandboxRequest.js';
@@ -37,9 +39,10 @@ function validate(config: PodSandboxConfig__Output | null): asserts config is Po
 }
 
 /**
- * RunPodSandbox: reserve the name and pin a network namespace; then run the
- * CNI chain while the pod's files are written and the pause container is
- * created and started under conmon. Each step is undone if any fails.
+ * RunPodSandbox: reserve the name, then at once pin a network namespace and
+ * write the pod's files and prepare the pause rootfs; once the namespace
+ * exists, run the CNI chain in it while the pause container is created and
+ * started under conmon. Each step is undone if any fails.
  */
 export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> {
   const config = req.config;
@@ -84,21 +87,18 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
       const image = await ensureImage(ctx, ctx.config.sandbox_image);
       const imageConfig = await ctx.images.config(image.id);
 
-      let netnsPath = '';
-      if (!hostNetwork) {
-        const netns = await createNetns(undefined, rt.netnsDir);
-        netnsPath = netns.path;
-        undo.push(() => removeNetns(netns.path));
-      }
+      const netns: Promise<string> = hostNetwork
+        ? Promise.resolve('')
+        : createNetns(undefined, rt.netnsDir).then((created) => {
+            undo.push(() => removeNetns(created.path));
+            return created.path;
+          });
       // The pause process only holds the namespaces: it can start while CNI wires the pinned netns.
-      const [network, pause] = await Promise.allSettled([
-        hostNetwork ? Promise.resolve([]) : setUpPodNetwork(ctx, id, config, netnsPath, undo),
-        startPause(ctx, { id, handler, config, imageConfig, netnsPath, hostNetwork, hostIpc }, undo),
+      const [netnsPath, ips, pid] = await allSettledOrThrow<[string, string[], number]>([
+        netns,
+        hostNetwork ? Promise.resolve([]) : netns.then((path) => setUpPodNetwork(ctx, id, config, path, undo)),
+        startPause(ctx, { id, handler, config, imageConfig, netns, hostNetwork, hostIpc }, undo),
       ]);
-      if (network.status === 'rejected') throw network.reason;
-      if (pause.status === 'rejected') throw pause.reason;
-      const ips = network.value;
-      const pid = pause.value;
 
       rt.sandboxes.update(id, (r) => ({ ...r, state: 'ready', netnsPath, ips, pid, imageId: image.id }));
       ctx.logger.info('pod sandbox ready', { id, name, ips, pid });
@@ -144,38 +144,50 @@ interface PauseOptions {
   handler: string;
   config: PodSandboxConfig__Output;
   imageConfig: ImageConfig;
-  netnsPath: string;
+  /** The pinned netns path ('' for host network), still being created. */
+  netns: Promise<string>;
   hostNetwork: boolean;
   hostIpc: boolean;
 }
 
-/** Writes the pod's files, prepares the pause rootfs, creates and starts the pause container; returns its pid. */
+/**
+ * Writes the pod's files and prepares the pause rootfs (at once), then, with
+ * the network namespace in place, creates and starts the pause container;
+ * returns its pid.
+ */
 async function startPause(ctx: CriContext, o: PauseOptions, undo: UndoSteps): Promise<number> {
   const rt = ctx.runtime;
   const { id, config, imageConfig } = o;
-  const files = await createPodFiles({
-    dir: rt.podDir(id),
-    runDir: rt.podRunDir(id),
-    hostname: config.hostname,
-    hostNetwork: o.hostNetwork,
-    hostIpc: o.hostIpc,
-    ...(config.dns_config ? { dns: config.dns_config } : {}),
-  });
-  undo.push(() => removePodFiles(rt.podDir(id), rt.podRunDir(id)));
-
   const chain = chainIds(imageConfig.rootfs.diff_ids);
-  const mounts = await rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/sandbox': id });
-  undo.push(() => rt.snapshots.remove(id));
+  const [files, mounts] = await allSettledOrThrow<[PodFiles, Mount[]]>([
+    createPodFiles({
+      dir: rt.podDir(id),
+      runDir: rt.podRunDir(id),
+      hostname: config.hostname,
+      hostNetwork: o.hostNetwork,
+      hostIpc: o.hostIpc,
+      ...(config.dns_config ? { dns: config.dns_config } : {}),
+    }).finally(() => undo.push(() => removePodFiles(rt.podDir(id), rt.podRunDir(id)))),
+    rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/sandbox': id }).then((prepared) => {
+      undo.push(() => rt.snapshots.remove(id));
+      return prepared;
+    }),
+  ]);
   const layerDirs = rt.snapshots.layerDirs(id);
   const sc = config.linux?.security_context ?? null;
+  const [passwd, group, netnsPath] = await allSettledOrThrow<[string | undefined, string | undefined, string]>([
+    readImageFile(layerDirs, 'etc/passwd'),
+    readImageFile(layerDirs, 'etc/group'),
+    o.netns,
+  ]);
   const user = resolveUser({
     criUser: {
       ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),
       ...(sc?.run_as_group ? { gid: Number(sc.run_as_group.value) } : {}),
     },
     imageUser: imageConfig.config.User ?? '',
-    passwd: await readImageFile(layerDirs, 'etc/passwd'),
-    group: await readImageFile(layerDirs, 'etc/group'),
+    passwd,
+    group,
     supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
     policy: 'Merge',
   });
@@ -186,7 +198,7 @@ async function startPause(ctx: CriContext, o: PauseOptions, undo: UndoSteps): Pr
     imageName: ctx.config.sandbox_image,
     user,
     rootfsPath: 'rootfs',
-    ...(o.netnsPath ? { netnsPath: o.netnsPath } : {}),
+    ...(netnsPath ? { netnsPath } : {}),
     ...(files.shmPath ? { shmPath: files.shmPath } : {}),
     host: rt.host,
   });
