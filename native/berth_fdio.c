@@ -359,6 +359,22 @@ static napi_value js_close_watch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setWatchRef(watcher, ref): whether the watcher keeps Node's event loop alive (uv_ref / uv_unref). */
+static napi_value js_set_watch_ref(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  fd_watch *w;
+  bool ref;
+  if (get_args(env, info, 2, argv) || get_watch(env, argv[0], &w)) return NULL;
+  if (napi_get_value_bool(env, argv[1], &ref) != napi_ok) {
+    type_error(env, "ref must be a boolean");
+    return NULL;
+  }
+  if (w->closing) return NULL;
+  if (ref) uv_ref((uv_handle_t *)&w->handle);
+  else uv_unref((uv_handle_t *)&w->handle);
+  return NULL;
+}
+
 void berth_fdio_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"seqpacketConnect", NULL, js_seqpacket_connect, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -371,6 +387,7 @@ void berth_fdio_register(napi_env env, napi_value exports) {
       {"watchFd", NULL, js_watch_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWatchEvents", NULL, js_set_watch_events, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeWatch", NULL, js_close_watch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setWatchRef", NULL, js_set_watch_ref, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

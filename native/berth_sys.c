@@ -2,7 +2,9 @@
  * berth_sys: the few Linux syscalls Node does not expose (mknod, xattrs, mount).
  * Every function is synchronous; failures throw an Error carrying `code`
  * (errno name, e.g. "EPERM"), `errno` (number) and `syscall`.
- * Descriptor I/O (seqpacket sockets, ptys, readiness polling) is in berth_fdio.c.
+ * Descriptor I/O (seqpacket sockets, ptys, readiness polling) is in berth_fdio.c,
+ * starting programs without fork in berth_spawn.c, network namespaces in
+ * berth_netns.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,7 +20,7 @@
 #include <node_api.h>
 #include "berth_common.h"
 
-napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
   const char *name = strerrorname_np(err);
   char code_buf[32];
   if (name == NULL) {
@@ -44,7 +46,11 @@ napi_value throw_errno(napi_env env, int err, const char *syscall, const char *p
     napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &js_path);
     napi_set_named_property(env, js_err, "path", js_path);
   }
-  napi_throw(env, js_err);
+  return js_err;
+}
+
+napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_throw(env, errno_error(env, err, syscall, path));
   return NULL;
 }
 
@@ -304,6 +310,8 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   berth_fdio_register(env, exports);
+  berth_spawn_register(env, exports);
+  berth_netns_register(env, exports);
   return exports;
 }
 

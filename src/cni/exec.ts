@@ -2,9 +2,9 @@
  * Running one CNI plugin binary: locating it in the bin dirs, the CNI_*
  * environment, config on stdin, result or error on stdout.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
+import { spawnChild } from '../core/sys/spawn.js';
 import { CniPluginError, CniPluginNotFoundError } from './errors.js';
 import type { JsonObject, RuntimeArgs } from './types.js';
 
@@ -102,7 +102,7 @@ interface Collected {
 
 function spawnCollect(file: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<Collected> {
   return new Promise((resolve) => {
-    const child = spawn(file, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnChild(file, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;

@@ -2,13 +2,10 @@
  * Network namespaces pinned by a bind mount on a file, so they outlive every
  * process in them (what `ip netns add` and containerd's pkg/netns do).
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promises as fs, statfsSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { MNT_DETACH, pinNewNetns, umount2 } from '../core/sys/native.js';
 
 export const DEFAULT_NETNS_DIR = '/var/run/netns';
 
@@ -37,11 +34,10 @@ export async function createNetns(name?: string, dir: string = DEFAULT_NETNS_DIR
   });
   await handle.close();
   try {
-    // unshare(1) creates the namespace and bind-mounts it onto the file.
-    await run('unshare', [`--net=${nsPath}`, 'true'], { timeout: 30_000 });
+    await pinNewNetns(nsPath);
   } catch (err) {
     await fs.rm(nsPath, { force: true });
-    throw new Error(`creating network namespace ${nsPath} failed: ${describeExecError(err)}`, { cause: err });
+    throw new Error(`creating network namespace ${nsPath} failed: ${(err as Error).message}`, { cause: err });
   }
   return { name: nsName, path: nsPath };
 }
@@ -51,10 +47,10 @@ export async function removeNetns(nsPath: string): Promise<void> {
   // Mounts may be stacked if something pinned the path twice; peel all of them.
   for (let i = 0; i < 8 && (await isMountPoint(nsPath)); i++) {
     try {
-      await run('umount', ['--lazy', nsPath], { timeout: 30_000 });
+      umount2(nsPath, MNT_DETACH);
     } catch (err) {
       if (await isMountPoint(nsPath)) {
-        throw new Error(`unmounting network namespace ${nsPath} failed: ${describeExecError(err)}`, { cause: err });
+        throw new Error(`unmounting network namespace ${nsPath} failed: ${(err as Error).message}`, { cause: err });
       }
     }
   }
@@ -87,12 +83,4 @@ async function isMountPoint(target: string): Promise<boolean> {
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
 function unescapeMountinfo(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-function describeExecError(err: unknown): string {
-  if (err && typeof err === 'object' && 'stderr' in err) {
-    const stderr = String((err as { stderr: unknown }).stderr).trim();
-    if (stderr) return stderr;
-  }
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { spawnChild } from '../core/sys/spawn.js';
 
 /**
  * Connects one port-forward stream to 127.0.0.1:port inside a network
@@ -26,7 +26,7 @@ export async function forwardIntoNetns(netnsPath: string, port: number, stream: 
     });
     return;
   }
-  const relay = spawn('nsenter', [`--net=${netnsPath}`, 'busybox', 'nc', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const relay = spawnChild('nsenter', [`--net=${netnsPath}`, 'busybox', 'nc', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   relay.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // The relay exits at once when nothing listens: what the client still sends then meets a closed pipe (EPIPE).

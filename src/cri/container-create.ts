@@ -117,6 +117,8 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       const mounts = await rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/container': id });
       undo.push(() => rt.snapshots.remove(id));
       const dirs = rt.snapshots.layerDirs(id);
+      const sc = config.linux?.security_context ?? null;
+      const [passwd, group] = await Promise.all([readImageFile(dirs, 'etc/passwd'), readImageFile(dirs, 'etc/group')]);
       const user = resolveUser({
         criUser: {
           ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),
@@ -124,8 +126,8 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
           ...(sc?.run_as_group ? { gid: Number(sc.run_as_group.value) } : {}),
         },
         imageUser: imageConfig.config.User ?? '',
-        passwd: await readImageFile(dirs, 'etc/passwd'),
-        group: await readImageFile(dirs, 'etc/group'),
+        passwd,
+        group,
         supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
         policy: sc?.supplemental_groups_policy === 'Strict' ? 'Strict' : 'Merge',
       });

@@ -12,6 +12,6 @@ export async function execSync(ctx: CriContext, req: ExecSyncRequest__Output): P
   const container = runningContainer(rt, req.container_id);
   const sandbox = rt.sandboxes.get(container.sandboxId);
   const runtime = rt.tasks.runtime(sandbox?.runtimeHandler ?? ctx.config.default_runtime);
-  const result = await runcExecSync(runtime, container.id, req.cmd, timeoutSecondsToMs(req.timeout));
+  const result = await runcExecSync(runtime, container.id, req.cmd, timeoutSecondsToMs(req.timeout), rt.tasks.bundleDir(container.id));
   return { stdout: result.stdout, stderr: result.stderr, exit_code: result.exitCode };
 }

@@ -4,9 +4,11 @@ import { createNetns, removeNetns } from '../cni/netns.js';
 import { AlreadyExistsError, InvalidArgumentError } from '../core/errors.js';
 import type { SandboxRecord } from '../core/metadata/records.js';
 import { createPodFiles, removePodFiles } from '../core/sandbox/pod-files.js';
-import { buildSandboxSpec, refuseNul, resolveUser, seccompLocalhostPath, validateCgroupParent } from '../core/runtime/spec/index.js';
+import { buildSandboxSpec, refuseNul, resolveUser, seccompLocalhostPath, validateCgroupParent, type PodFiles } from '../core/runtime/spec/index.js';
 import { loadSeccompProfile } from '../core/runtime/seccomp-profile-file.js';
+import type { Mount } from '../core/snapshots/snapshotter.js';
 import { chainIds } from '../core/images/chain-id.js';
+import { allSettledOrThrow } from '../core/util/concurrency.js';
 import type { ImageConfig } from '../core/images/manifest.js';
 import type { Seccomp } from '../core/runtime/spec/oci-types.js';
 import type { PodSandboxConfig__Output } from '../gen/cri/runtime/v1/PodSandboxConfig.js';
@@ -60,9 +62,10 @@ function validate(config: PodSandboxConfig__Output | null): asserts config is Po
 const PROTOCOLS = new Set<unknown>(['TCP', 'UDP', 'SCTP']);
 
 /**
- * RunPodSandbox: reserve the name and pin a network namespace; then run the
- * CNI chain while the pod's files are written and the pause container is
- * created and started under conmon. Each step is undone if any fails.
+ * RunPodSandbox: reserve the name, then at once pin a network namespace and
+ * write the pod's files and prepare the pause rootfs; once the namespace
+ * exists, run the CNI chain in it while the pause container is created and
+ * started under conmon. Each step is undone if any fails.
  */
 export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> {
   const config = req.config;
@@ -111,25 +114,24 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
       const image = await ensureImage(ctx, ctx.config.sandbox_image);
       const imageConfig = await ctx.images.config(image.id);
 
-      let netnsPath = '';
+      let netns: Promise<string> = Promise.resolve('');
       if (!hostNetwork) {
         // Recorded before it exists: if berthd dies from here on, StopPodSandbox still finds the
         // namespace and the CNI result cache to tear down.
         const netnsName = `cni-${randomUUID()}`;
-        netnsPath = join(rt.netnsDir, netnsName);
-        rt.sandboxes.update(id, (r) => ({ ...r, netnsPath }));
-        await createNetns(netnsName, rt.netnsDir);
-        undo.push(() => removeNetns(netnsPath));
+        const path = join(rt.netnsDir, netnsName);
+        rt.sandboxes.update(id, (r) => ({ ...r, netnsPath: path }));
+        netns = createNetns(netnsName, rt.netnsDir).then(() => {
+          undo.push(() => removeNetns(path));
+          return path;
+        });
       }
       // The pause process only holds the namespaces: it can start while CNI wires the pinned netns.
-      const [network, pause] = await Promise.allSettled([
-        hostNetwork ? Promise.resolve([]) : setUpPodNetwork(ctx, id, config, netnsPath, undo),
-        startPause(ctx, { id, handler, config, imageConfig, netnsPath, hostNetwork, hostIpc, localhostSeccompProfile }, undo),
+      const [netnsPath, ips, pid] = await allSettledOrThrow<[string, string[], number]>([
+        netns,
+        hostNetwork ? Promise.resolve([]) : netns.then((path) => setUpPodNetwork(ctx, id, config, path, undo)),
+        startPause(ctx, { id, handler, config, imageConfig, netns, hostNetwork, hostIpc, localhostSeccompProfile }, undo),
       ]);
-      if (network.status === 'rejected') throw network.reason;
-      if (pause.status === 'rejected') throw pause.reason;
-      const ips = network.value;
-      const pid = pause.value;
 
       rt.sandboxes.update(id, (r) => ({ ...r, state: 'ready', netnsPath, ips, pid, imageId: image.id }));
       ctx.logger.info('pod sandbox ready', { id, name, ips, pid });
@@ -175,39 +177,51 @@ interface PauseOptions {
   handler: string;
   config: PodSandboxConfig__Output;
   imageConfig: ImageConfig;
-  netnsPath: string;
+  /** The pinned netns path ('' for host network), still being created. */
+  netns: Promise<string>;
   hostNetwork: boolean;
   hostIpc: boolean;
   localhostSeccompProfile: Seccomp | undefined;
 }
 
-/** Writes the pod's files, prepares the pause rootfs, creates and starts the pause container; returns its pid. */
+/**
+ * Writes the pod's files and prepares the pause rootfs (at once), then, with
+ * the network namespace in place, creates and starts the pause container;
+ * returns its pid.
+ */
 async function startPause(ctx: CriContext, o: PauseOptions, undo: UndoSteps): Promise<number> {
   const rt = ctx.runtime;
   const { id, config, imageConfig } = o;
-  const files = await createPodFiles({
-    dir: rt.podDir(id),
-    runDir: rt.podRunDir(id),
-    hostname: config.hostname,
-    hostNetwork: o.hostNetwork,
-    hostIpc: o.hostIpc,
-    ...(config.dns_config ? { dns: config.dns_config } : {}),
-  });
-  undo.push(() => removePodFiles(rt.podDir(id), rt.podRunDir(id)));
-
   const chain = chainIds(imageConfig.rootfs.diff_ids);
-  const mounts = await rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/sandbox': id });
-  undo.push(() => rt.snapshots.remove(id));
+  const [files, mounts] = await allSettledOrThrow<[PodFiles, Mount[]]>([
+    createPodFiles({
+      dir: rt.podDir(id),
+      runDir: rt.podRunDir(id),
+      hostname: config.hostname,
+      hostNetwork: o.hostNetwork,
+      hostIpc: o.hostIpc,
+      ...(config.dns_config ? { dns: config.dns_config } : {}),
+    }).finally(() => undo.push(() => removePodFiles(rt.podDir(id), rt.podRunDir(id)))),
+    rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/sandbox': id }).then((prepared) => {
+      undo.push(() => rt.snapshots.remove(id));
+      return prepared;
+    }),
+  ]);
   const layerDirs = rt.snapshots.layerDirs(id);
   const sc = config.linux?.security_context ?? null;
+  const [passwd, group, netnsPath] = await allSettledOrThrow<[string | undefined, string | undefined, string]>([
+    readImageFile(layerDirs, 'etc/passwd'),
+    readImageFile(layerDirs, 'etc/group'),
+    o.netns,
+  ]);
   const user = resolveUser({
     criUser: {
       ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),
       ...(sc?.run_as_group ? { gid: Number(sc.run_as_group.value) } : {}),
     },
     imageUser: imageConfig.config.User ?? '',
-    passwd: await readImageFile(layerDirs, 'etc/passwd'),
-    group: await readImageFile(layerDirs, 'etc/group'),
+    passwd,
+    group,
     supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
     policy: 'Merge',
   });
@@ -218,7 +232,7 @@ async function startPause(ctx: CriContext, o: PauseOptions, undo: UndoSteps): Pr
     imageName: ctx.config.sandbox_image,
     user,
     rootfsPath: 'rootfs',
-    ...(o.netnsPath ? { netnsPath: o.netnsPath } : {}),
+    ...(netnsPath ? { netnsPath } : {}),
     ...(files.shmPath ? { shmPath: files.shmPath } : {}),
     host: rt.host,
     ...(o.localhostSeccompProfile ? { localhostSeccompProfile: o.localhostSeccompProfile } : {}),

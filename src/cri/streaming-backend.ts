@@ -15,7 +15,7 @@ export function streamingBackend(ctx: CriContext): StreamingBackend {
       const container = runningContainer(rt, containerId);
       const sandbox = rt.sandboxes.get(container.sandboxId);
       const runtime = rt.tasks.runtime(sandbox?.runtimeHandler ?? ctx.config.default_runtime);
-      return execStream(runtime, container.id, cmd, io);
+      return execStream(runtime, container.id, cmd, io, rt.tasks.bundleDir(container.id));
     },
     async attach(containerId, io) {
       const container = runningContainer(rt, containerId);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { access, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -6,6 +5,7 @@ import { DeadlineExceededError, InvalidArgumentError } from '../errors.js';
 import { resolveExecutable } from './binary.js';
 import type { OciRuntime } from './oci-runtime.js';
 import { readPidFile } from './proc.js';
+import { spawnChild } from '../sys/spawn.js';
 import { runtimeErrorMessage } from './runtime-errors.js';
 
 /** What conmon needs to know about the OCI runtime it runs. */
@@ -124,25 +124,43 @@ export function conmonArgs(options: MonitoredContainerOptions, runtimePath: stri
  * On failure the runtime's own reason is in the error message.
  */
 export async function startMonitoredContainer(options: MonitoredContainerOptions): Promise<MonitoredContainer> {
-  try {
-    await access(join(options.bundle, 'config.json'));
-  } catch (err) {
-    throw new InvalidArgumentError(`bundle ${options.bundle} has no readable config.json: ${(err as Error).message}`);
-  }
+  await access(join(options.bundle, 'config.json')).catch((err: Error) => {
+    throw new InvalidArgumentError(`bundle ${options.bundle} has no readable config.json: ${err.message}`);
+  });
+  return (await launchMonitor(options)).create();
+}
+
+/** A conmon started ahead of its bundle, held at the start pipe. */
+export interface LaunchedMonitor {
+  /**
+   * Lets conmon run `runtime create` (the bundle must be complete by now:
+   * config.json and its rootfs) and resolves once the container exists, as
+   * startMonitoredContainer does. Call it once.
+   */
+  create(): Promise<MonitoredContainer>;
+  /** Kills a conmon that was never let go (nothing was created); does nothing after create(). */
+  abort(): void;
+}
+
+/**
+ * Starts conmon for the bundle directory (which must exist) without letting
+ * it go on: conmon waits at its start pipe until create() while the caller
+ * mounts the rootfs and writes config.json, so conmon's own start-up runs
+ * at the same time as that work. (Before it waits, conmon already opens the
+ * log file, so the directories are made first.)
+ */
+export async function launchMonitor(options: MonitoredContainerOptions): Promise<LaunchedMonitor> {
   const conmonPath = resolveExecutable(options.conmonPath ?? 'conmon');
   const runtimePath = resolveExecutable(options.runtime.path);
   const containerPidFile = options.containerPidFile ?? join(options.persistDir, 'pidfile');
   const conmonPidFile = options.conmonPidFile ?? join(options.persistDir, 'conmon.pid');
-  await Promise.all(
-    [options.exitDir, options.persistDir, options.socketDir, dirname(options.logPath), dirname(containerPidFile), dirname(conmonPidFile)].map(
-      (dir) => mkdir(dir, { recursive: true }),
-    ),
-  );
+  const dirs = new Set([options.exitDir, options.persistDir, options.socketDir, dirname(options.logPath), dirname(containerPidFile), dirname(conmonPidFile)]);
+  await Promise.all([...dirs].map((dir) => mkdir(dir, { recursive: true })));
 
   const env: NodeJS.ProcessEnv = { ...process.env, _OCI_SYNCPIPE: String(SYNC_PIPE_FD), _OCI_STARTPIPE: String(START_PIPE_FD) };
   for (const name of DROPPED_ENV) delete env[name];
 
-  const child = spawn(conmonPath, conmonArgs({ ...options, containerPidFile, conmonPidFile }, runtimePath), {
+  const child = spawnChild(conmonPath, conmonArgs({ ...options, containerPidFile, conmonPidFile }, runtimePath), {
     cwd: options.bundle,
     env,
     // 'pipe' entries beyond stdio become socketpairs: conmon only reads and writes them.
@@ -169,59 +187,73 @@ export async function startMonitoredContainer(options: MonitoredContainerOptions
     child.once('exit', (code) => resolve(code));
   });
   launcherExit.catch(() => undefined);
+  let used = false;
 
-  const timeoutMs = options.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceededError(`creating container ${options.id} with conmon did not finish within ${timeoutMs} ms`)), timeoutMs);
-  });
-  deadline.catch(() => undefined);
-  let startSent = false;
+  const create = async (): Promise<MonitoredContainer> => {
+    used = true;
+    const timeoutMs = options.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlineExceededError(`creating container ${options.id} with conmon did not finish within ${timeoutMs} ms`)), timeoutMs);
+    });
+    deadline.catch(() => undefined);
+    let startSent = false;
+    try {
+      if (child.pid === undefined) {
+        await launcherExit; // rejects with the spawn error
+        throw new ContainerCreateError(`conmon (${conmonPath}) did not start`, '');
+      }
+      await access(join(options.bundle, 'config.json')).catch((err: Error) => {
+        throw new InvalidArgumentError(`bundle ${options.bundle} has no readable config.json: ${err.message}`);
+      });
+      if (options.beforeCreate) await Promise.race([Promise.resolve(options.beforeCreate(child.pid)), deadline]);
+      // Any byte lets conmon go on to fork and run `runtime create`.
+      startPipe.end(Buffer.from([0]));
+      startSent = true;
 
-  try {
-    if (child.pid === undefined) {
-      await launcherExit; // rejects with the spawn error
-      throw new ContainerCreateError(`conmon (${conmonPath}) did not start`, '');
+      const syncMessage = readSyncMessage(syncPipe);
+      const launcherCode = await Promise.race([launcherExit, deadline]);
+      if (launcherCode !== 0) {
+        const detail = Buffer.concat(output).toString('utf8').trim();
+        throw new ContainerCreateError(
+          `conmon failed to start for container ${options.id} (exit status ${launcherCode ?? 'signal'}): ${detail || 'no message'}`,
+          detail,
+        );
+      }
+      const message = await Promise.race([syncMessage, deadline]);
+      if (message === undefined) {
+        throw new ContainerCreateError(
+          `conmon for container ${options.id} exited without reporting the container pid; check that ${options.runtime.name} can run the bundle ${options.bundle}`,
+          '',
+        );
+      }
+      if (message.pid <= 0) {
+        const said = runtimeErrorMessage(message.message ?? '');
+        // runc already prefixes its own reason with "runc create failed: "; say it once.
+        const reason = said.replace(/^\S+ create failed: /, '') || 'no message from the runtime';
+        throw new ContainerCreateError(`${options.runtime.name} create ${options.id} failed: ${reason}`, message.message ?? '');
+      }
+      const conmonPid = await readPidFile(conmonPidFile);
+      if (conmonPid === undefined) throw new ContainerCreateError(`conmon did not write its pid file ${conmonPidFile}`, '');
+      return { pid: message.pid, conmonPid, containerPidFile, conmonPidFile };
+    } catch (err) {
+      // Closing the start pipe unwritten would also let conmon go on, so stop the launcher first.
+      if (!startSent) child.kill('SIGKILL');
+      else if (err instanceof DeadlineExceededError) await killConmon(conmonPidFile);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      releaseAll();
     }
-    if (options.beforeCreate) await Promise.race([Promise.resolve(options.beforeCreate(child.pid)), deadline]);
-    // Any byte lets conmon go on to fork and run `runtime create`.
-    startPipe.end(Buffer.from([0]));
-    startSent = true;
+  };
 
-    const syncMessage = readSyncMessage(syncPipe);
-    const launcherCode = await Promise.race([launcherExit, deadline]);
-    if (launcherCode !== 0) {
-      const detail = Buffer.concat(output).toString('utf8').trim();
-      throw new ContainerCreateError(
-        `conmon failed to start for container ${options.id} (exit status ${launcherCode ?? 'signal'}): ${detail || 'no message'}`,
-        detail,
-      );
-    }
-    const message = await Promise.race([syncMessage, deadline]);
-    if (message === undefined) {
-      throw new ContainerCreateError(
-        `conmon for container ${options.id} exited without reporting the container pid; check that ${options.runtime.name} can run the bundle ${options.bundle}`,
-        '',
-      );
-    }
-    if (message.pid <= 0) {
-      const said = runtimeErrorMessage(message.message ?? '');
-      // runc already prefixes its own reason with "runc create failed: "; say it once.
-      const reason = said.replace(/^\S+ create failed: /, '') || 'no message from the runtime';
-      throw new ContainerCreateError(`${options.runtime.name} create ${options.id} failed: ${reason}`, message.message ?? '');
-    }
-    const conmonPid = await readPidFile(conmonPidFile);
-    if (conmonPid === undefined) throw new ContainerCreateError(`conmon did not write its pid file ${conmonPidFile}`, '');
-    return { pid: message.pid, conmonPid, containerPidFile, conmonPidFile };
-  } catch (err) {
-    // Closing the start pipe unwritten would also let conmon go on, so stop the launcher first.
-    if (!startSent) child.kill('SIGKILL');
-    else if (err instanceof DeadlineExceededError) await killConmon(conmonPidFile);
-    throw err;
-  } finally {
-    clearTimeout(timer);
+  const abort = (): void => {
+    if (used) return;
+    used = true;
+    child.kill('SIGKILL');
     releaseAll();
-  }
+  };
+  return { create, abort };
 }
 
 interface SyncMessage {

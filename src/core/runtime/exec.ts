@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeadlineExceededError } from '../errors.js';
@@ -9,6 +9,7 @@ import type { OciRuntime } from './oci-runtime.js';
 import { FdStream } from '../sys/fd-stream.js';
 import { openPty, setWindowSize } from '../sys/native.js';
 import { resolveExecutable } from './binary.js';
+import { spawnChild, type Child } from '../sys/spawn.js';
 import type { StreamIO } from './stream-io.js';
 
 export interface ExecSyncResult {
@@ -25,12 +26,10 @@ export const EXEC_OUTPUT_LIMIT = 8 * 1024 * 1024;
  * container's user, env, cwd and capabilities) and collects its output.
  * On timeout the exec'd process is killed through its pid file.
  */
-export async function execSync(runtime: OciRuntime, id: string, cmd: string[], timeoutMs: number): Promise<ExecSyncResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-exec-'));
-  const pidFile = join(dir, 'pid');
-  try {
+export async function execSync(runtime: OciRuntime, id: string, cmd: string[], timeoutMs: number, pidFileDir?: string): Promise<ExecSyncResult> {
+  return withPidFile(pidFileDir, async (pidFile) => {
     const binary = resolveExecutable(runtime.path);
-    const child = spawn(binary, [...runtime.globalArgs(), 'exec', '--pid-file', pidFile, id, ...cmd], {
+    const child = spawnChild(binary, [...runtime.globalArgs(), 'exec', '--pid-file', pidFile, id, ...cmd], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
@@ -64,8 +63,29 @@ export async function execSync(runtime: OciRuntime, id: string, cmd: string[], t
     const stderr = Buffer.concat(err);
     // runc's own failures (no such container, bad command) come as JSON log lines on stderr with code 255/1.
     return { exitCode: code, stdout: Buffer.concat(out), stderr: stripRuntimeLog(stderr) };
+  });
+}
+
+/**
+ * Runs `work` with a path for runc's --pid-file: a fresh name in `dir` (the
+ * container's bundle directory, where containerd's shim keeps its exec pid
+ * files too), or without one in a private temporary directory.
+ */
+async function withPidFile<T>(dir: string | undefined, work: (pidFile: string) => Promise<T>): Promise<T> {
+  if (dir === undefined) {
+    const tmp = await mkdtemp(join(tmpdir(), 'berth-exec-'));
+    try {
+      return await work(join(tmp, 'pid'));
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+  const pidFile = join(dir, `exec-${randomBytes(8).toString('hex')}.pid`);
+  try {
+    return await work(pidFile);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    // Nobody waits for this: the answer does not depend on it, and the bundle goes with the container anyway.
+    void unlink(pidFile).catch(() => undefined);
   }
 }
 
@@ -97,20 +117,16 @@ const TERMINAL_IDLE_MS = 5_000;
  * Runs a command in a running container wired to streams (kubectl exec).
  * When the client goes away (signal), the exec'd process is killed.
  */
-export async function execStream(runtime: OciRuntime, id: string, cmd: string[], io: StreamIO): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-exec-'));
-  const pidFile = join(dir, 'pid');
-  try {
+export async function execStream(runtime: OciRuntime, id: string, cmd: string[], io: StreamIO, pidFileDir?: string): Promise<number> {
+  return withPidFile(pidFileDir, async (pidFile) => {
     const binary = resolveExecutable(runtime.path);
     const args = [...runtime.globalArgs(), 'exec', '--pid-file', pidFile, ...(io.tty ? ['--tty'] : []), id, ...cmd];
     return io.tty ? await execOnTerminal(binary, args, pidFile, io) : await execOnPipes(binary, args, pidFile, io);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Kills the exec'd process (through runc's pid file) when the client goes away. */
-function killOnAbort(signal: AbortSignal, pidFile: string, child: ChildProcess): () => void {
+function killOnAbort(signal: AbortSignal, pidFile: string, child: Child): () => void {
   const onAbort = (): void => {
     void readFile(pidFile, 'utf8')
       .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
@@ -139,7 +155,7 @@ function endedOrIdle(stream: FdStream, ended: Promise<unknown>, idleMs: number):
 }
 
 /** Resolves once the child has exited and its stdio pipes are read to their end ('close'). */
-function exitCode(child: ChildProcess): Promise<number> {
+function exitCode(child: Child): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (c, signal) => resolve(c ?? (signal ? 137 : 1)));
@@ -147,7 +163,7 @@ function exitCode(child: ChildProcess): Promise<number> {
 }
 
 async function execOnPipes(binary: string, args: string[], pidFile: string, io: StreamIO): Promise<number> {
-  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnChild(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   // A command that exits without reading its stdin leaves what the client still sends to a closed pipe (EPIPE).
   child.stdin.on('error', () => undefined);
   if (io.stdin) io.stdin.pipe(child.stdin);
@@ -175,7 +191,7 @@ async function execOnPipes(binary: string, args: string[], pidFile: string, io: 
  */
 async function execOnTerminal(binary: string, args: string[], pidFile: string, io: StreamIO): Promise<number> {
   const pty = openPty();
-  let child: ChildProcess | undefined;
+  let child: Child | undefined;
   const unsubscribe = io.resize?.subscribe((size) => {
     try {
       setWindowSize(pty.master, size.height, size.width);
@@ -197,7 +213,7 @@ async function execOnTerminal(binary: string, args: string[], pidFile: string, i
   let runtimeMessages = '';
   try {
     try {
-      child = spawn(binary, args, { stdio: [pty.slave, pty.slave, 'pipe'] });
+      child = spawnChild(binary, args, { stdio: [pty.slave, pty.slave, 'pipe'] });
     } finally {
       // runc holds the terminal now; the master reads EIO once runc (the last holder) is gone.
       closeSync(pty.slave);

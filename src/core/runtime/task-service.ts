@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import type { Mount } from '../snapshots/snapshotter.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
-import { startMonitoredContainer } from './conmon.js';
+import { launchMonitor } from './conmon.js';
 import { REOPEN_LOGS_MESSAGE, sendControlMessage } from './conmon-control.js';
 import { ExitMonitor, type ObservedExit } from './exit-monitor.js';
 import { writeExitFile } from './exit-file.js';
@@ -100,36 +100,44 @@ export class TaskService {
     return join(this.options.stateDir, 'conmon', id);
   }
 
-  /** Creates the container (not started): returns its init pid. */
+  /**
+   * Creates the container (not started): returns its init pid. conmon is
+   * started first and waits while the rootfs is mounted and config.json
+   * written.
+   */
   async create(opts: TaskCreateOptions): Promise<{ pid: number }> {
     const runtime = this.runtime(opts.handler);
     const bundle = this.bundleDir(opts.id);
     const rootfs = join(bundle, 'rootfs');
-    await mkdir(bundle, { recursive: true, mode: 0o711 });
-    await mkdir(this.exitDir, { recursive: true });
-    await mkdir(this.persistDir(opts.id), { recursive: true });
-    await mkdir(this.socketDir, { recursive: true });
-    await mountAll(opts.rootfs, rootfs);
+    await Promise.all([
+      mkdir(bundle, { recursive: true, mode: 0o711 }),
+      mkdir(this.exitDir, { recursive: true }),
+      mkdir(this.persistDir(opts.id), { recursive: true }),
+      mkdir(this.socketDir, { recursive: true }),
+    ]);
+    const monitor = await launchMonitor({
+      id: opts.id,
+      bundle,
+      runtime,
+      ...(this.options.conmonPath ? { conmonPath: this.options.conmonPath } : {}),
+      exitDir: this.exitDir,
+      persistDir: this.persistDir(opts.id),
+      socketDir: this.socketDir,
+      logPath: opts.logPath,
+      terminal: opts.terminal ?? false,
+      stdin: opts.stdin ?? false,
+      leaveStdinOpen: opts.stdin === true && opts.stdinOnce !== true,
+    });
     try {
+      await mountAll(opts.rootfs, rootfs);
       const spec = { ...opts.spec, root: { path: 'rootfs', readonly: opts.spec.root?.readonly ?? false } };
       const tmp = join(bundle, 'config.json.tmp');
       await writeFile(tmp, JSON.stringify(spec));
       await rename(tmp, join(bundle, 'config.json'));
-      const started = await startMonitoredContainer({
-        id: opts.id,
-        bundle,
-        runtime,
-        ...(this.options.conmonPath ? { conmonPath: this.options.conmonPath } : {}),
-        exitDir: this.exitDir,
-        persistDir: this.persistDir(opts.id),
-        socketDir: this.socketDir,
-        logPath: opts.logPath,
-        terminal: opts.terminal ?? false,
-        stdin: opts.stdin ?? false,
-        leaveStdinOpen: opts.stdin === true && opts.stdinOnce !== true,
-      });
+      const started = await monitor.create();
       return { pid: started.pid };
     } catch (err) {
+      monitor.abort();
       await runtime.delete(opts.id, { force: true }).catch(() => undefined);
       unmountAll(rootfs);
       throw err;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { mount, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../sys/native.js';
 import { unmountAll } from '../snapshots/mount.js';
 import type { PodFiles } from '../runtime/spec/index.js';
+import { allSettledOrThrow } from '../util/concurrency.js';
 
 export interface PodDns {
   servers: string[];
@@ -43,32 +44,37 @@ export function resolvConf(dns: PodDns): string {
 /**
  * Writes the files every container of the pod binds (/etc/hosts,
  * /etc/resolv.conf, /etc/hostname) and mounts the pod's /dev/shm tmpfs, as
- * containerd does. Host-network pods get copies of the host's files.
+ * containerd does. Host-network pods get copies of the host's files. The
+ * steps are independent and run at once; all have finished when this
+ * settles, so a failure leaves nothing in flight for the caller's cleanup.
  */
 export async function createPodFiles(req: PodFilesRequest): Promise<PodFiles> {
-  await mkdir(req.dir, { recursive: true, mode: 0o755 });
   const files: PodFiles = {
     hostsPath: join(req.dir, 'hosts'),
     resolvConfPath: join(req.dir, 'resolv.conf'),
     hostnamePath: join(req.dir, 'hostname'),
+    shmPath: req.hostIpc ? '/dev/shm' : join(req.runDir, 'shm'),
   };
-  if (req.hostNetwork) await copyFile('/etc/hosts', files.hostsPath!).catch(() => writeFile(files.hostsPath!, DEFAULT_HOSTS));
-  else await writeFile(files.hostsPath!, DEFAULT_HOSTS);
-  if (req.dns && (req.dns.servers.length > 0 || req.dns.searches.length > 0 || req.dns.options.length > 0)) {
-    await writeFile(files.resolvConfPath!, resolvConf(req.dns));
-  } else {
-    const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    await writeFile(files.resolvConfPath!, hostResolv);
-  }
-  await writeFile(files.hostnamePath!, `${req.hostname}\n`);
-  if (req.hostIpc) {
-    files.shmPath = '/dev/shm';
-  } else {
-    const shm = join(req.runDir, 'shm');
-    await mkdir(shm, { recursive: true, mode: 0o755 });
-    mount('shm', shm, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${SHM_SIZE_BYTES}`);
-    files.shmPath = shm;
-  }
+  const dns = req.dns;
+  const writeFiles = mkdir(req.dir, { recursive: true, mode: 0o755 }).then(() =>
+    allSettledOrThrow([
+      req.hostNetwork
+        ? copyFile('/etc/hosts', files.hostsPath!).catch(() => writeFile(files.hostsPath!, DEFAULT_HOSTS))
+        : writeFile(files.hostsPath!, DEFAULT_HOSTS),
+      dns && (dns.servers.length > 0 || dns.searches.length > 0 || dns.options.length > 0)
+        ? writeFile(files.resolvConfPath!, resolvConf(dns))
+        : readFile('/etc/resolv.conf', 'utf8')
+            .catch(() => '')
+            .then((hostResolv) => writeFile(files.resolvConfPath!, hostResolv)),
+      writeFile(files.hostnamePath!, `${req.hostname}\n`),
+    ]),
+  );
+  const mountShm = req.hostIpc
+    ? Promise.resolve()
+    : mkdir(files.shmPath!, { recursive: true, mode: 0o755 }).then(() => {
+        mount('shm', files.shmPath!, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${SHM_SIZE_BYTES}`);
+      });
+  await allSettledOrThrow([writeFiles, mountShm]);
   return files;
 }
 

@@ -1,8 +1,9 @@
 /**
- * Typed access to the berth_sys N-API addon (native/berth_sys.c, berth_fdio.c):
- * the Linux syscalls Node lacks. Every call is synchronous and never blocks on
- * I/O; failures throw a SysError whose `code` is the errno name (EPERM,
- * ENOENT, ...) and `syscall` the call name.
+ * Typed access to the berth_sys N-API addon (native/berth_sys.c, berth_fdio.c,
+ * berth_spawn.c, berth_netns.c): the Linux syscalls Node lacks. Every call but
+ * pinNewNetns (a promise) is synchronous and never blocks on I/O; failures
+ * throw a SysError whose `code` is the errno name (EPERM, ENOENT, ...) and
+ * `syscall` the call name.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,6 +35,11 @@ interface BerthSysAddon {
   watchFd(fd: number, callback: (status: number, events: number) => void): FdWatcher;
   setWatchEvents(watcher: FdWatcher, events: number): void;
   closeWatch(watcher: FdWatcher): void;
+  setWatchRef(watcher: FdWatcher, ref: boolean): void;
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean): { pid: number; pidfd: number };
+  reap(pid: number): { code: number | null; signal: number | null } | null;
+  socketPair(): [number, number];
+  pinNewNetns(path: string): Promise<void>;
 }
 
 /** A new pseudo-terminal: master (non-blocking) and slave descriptors, both close-on-exec. */
@@ -213,6 +219,41 @@ export function setWatchEvents(watcher: FdWatcher, events: number): void {
 /** Stops a watcher for good (the descriptor stays open). */
 export function closeWatch(watcher: FdWatcher): void {
   load().closeWatch(watcher);
+}
+
+/** Whether the watcher keeps Node's event loop alive (by default it does while it watches). */
+export function setWatchRef(watcher: FdWatcher, ref: boolean): void {
+  load().setWatchRef(watcher, ref);
+}
+
+/**
+ * posix_spawn(3) (vfork-style: no copy of our page tables) of an absolute
+ * path. fds[i] becomes the child's descriptor i (-1: /dev/null); signals
+ * start at their defaults, none blocked; setsid starts a new session.
+ * Returns the pid and a close-on-exec pidfd that turns readable when the
+ * child exits; collect the status with reap().
+ */
+export function posixSpawn(file: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean): { pid: number; pidfd: number } {
+  return load().spawn(file, argv, envp, cwd, fds, setsid);
+}
+
+/** waitpid(pid, WNOHANG): the exit of a child started by posixSpawn, or null while it runs. */
+export function reap(pid: number): { code: number | null; signal: number | null } | null {
+  return load().reap(pid);
+}
+
+/** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC). */
+export function socketPair(): [number, number] {
+  return load().socketPair();
+}
+
+/**
+ * Creates a network namespace and bind-mounts it on the existing file
+ * `path` (what `unshare --net=<path>` does), on a thread of its own so no
+ * thread of Node's ever changes namespace.
+ */
+export function pinNewNetns(path: string): Promise<void> {
+  return load().pinNewNetns(path);
 }
 
 /** Narrows an unknown thrown value to a SysError with the given errno name. */

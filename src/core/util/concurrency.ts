@@ -137,3 +137,14 @@ export class ReadWriteLock {
     }
   }
 }
+
+/**
+ * Like Promise.all, but waits for every promise to settle before it rejects
+ * (with the first failure in argument order): steps that record their own
+ * undo are all finished, and so all recorded, before anyone undoes them.
+ */
+export async function allSettledOrThrow<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises as readonly Promise<unknown>[]);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
