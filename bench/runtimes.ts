@@ -8,6 +8,7 @@ import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectCri, type CriClients } from '../src/client/cri-client.js';
+import { BERTHD_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import type { BenchEnvironment } from './environment.js';
 import { PAUSE_IMAGE } from './environment.js';
 import { output } from './machine.js';
@@ -166,7 +167,7 @@ export async function startBerth(options: StartOptions): Promise<RuntimeUnderTes
     ].join('\n'),
   );
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-  const args = [...nodeArgs, BERTHD, '--config', configPath, '--root', dirs.root, '--state', dirs.state, '--address', socket, '--log-level', 'info'];
+  const args = [...BERTHD_NODE_FLAGS, ...nodeArgs, BERTHD, '--config', configPath, '--root', dirs.root, '--state', dirs.state, '--address', socket, '--log-level', 'info'];
   const logFile = join(base, 'berthd.log');
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });

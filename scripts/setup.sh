@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 [[ -f /etc/crictl.yaml ]] || install -m 0644 deploy/crictl.yaml /etc/crictl.yaml
-exec node dist/src/bin/berthd.js "$@"
+# The node flags are those of src/daemon/node-flags.ts (and of the bin's shebang).
+exec node --max-semi-space-size=2 dist/src/bin/berthd.js "$@"

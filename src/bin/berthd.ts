@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_CONFIG_TOML } from '../config/schema.js';

@@ -3,7 +3,7 @@ import type { ContainerEventResponse } from '../gen/cri/runtime/v1/ContainerEven
 import type { CriContext } from './context.js';
 import { toCriContainerStatus } from './container-view.js';
 import { nowNanos } from './ids.js';
-import { toCriSandboxStatus } from './sandbox-view.js';
+import { sandboxStateName, toCriSandboxStatus } from './sandbox-view.js';
 
 /**
  * Publishes a GetContainerEvents event for a container or, with the sandbox
@@ -21,7 +21,7 @@ export function publishContainerEvent(ctx: CriContext, bus: ContainerEventBus, i
   const podId = rt.containers.get(id)?.sandboxId ?? sandboxId ?? id;
   const sandbox = rt.sandboxes.get(podId);
   // The record's state, not a probe of the pause process: probing is async and would let events overtake each other.
-  const podSandboxStatus = sandbox === undefined ? null : toCriSandboxStatus(sandbox, sandbox.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
+  const podSandboxStatus = sandbox === undefined ? null : toCriSandboxStatus(sandbox, sandboxStateName(sandbox));
   const containersStatuses = rt.containers.all().filter((c) => c.sandboxId === podId).map(toCriContainerStatus);
   const event: ContainerEvent = { containerId: id, type, createdAt: nowNanos().toString(), podSandboxStatus, containersStatuses };
   bus.publish(event);

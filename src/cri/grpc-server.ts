@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { CancelledError } from '../core/errors.js';
 import type { CriContext } from './context.js';
+import { passEncodedResponses } from './encoded-response.js';
 import { grpcCodeName, toGrpcFailure } from './grpc-errors.js';
 import { loadCriProto } from './proto.js';
 import { MalformedRequest, malformedDetails, tolerantDecoders } from './request-decoding.js';
@@ -97,7 +98,11 @@ function implementService(
       }
       inFlight.add(call);
       const clientGone = new AbortController();
-      call.once('cancelled', () => clientGone.abort(new CancelledError(`${rpc} cancelled: the client went away or its deadline passed`)));
+      let answered = false;
+      // grpc-js also emits 'cancelled' when the stream closes after the answer: nothing to abort then.
+      call.once('cancelled', () => {
+        if (!answered) clientGone.abort(new CancelledError(`${rpc} cancelled: the client went away or its deadline passed`));
+      });
       let result: Promise<object>;
       try {
         result = handler(ctx, call.request as never, clientGone.signal);
@@ -106,10 +111,12 @@ function implementService(
       }
       result.then(
         (response) => {
+          answered = true;
           callback(null, response);
           logCall(ctx, rpc, started, grpc.status.OK);
         },
         (err: unknown) => {
+          answered = true;
           const failure = toGrpcFailure(err);
           if (failure.code === grpc.status.INTERNAL) ctx.logger.error(`${rpc} failed`, { error: failure.details });
           callback(failure);
@@ -136,11 +143,11 @@ export class CriGrpcServer {
     const proto = loadCriProto();
     const v1 = proto.runtime.v1;
     this.server.addService(
-      tolerantDecoders(v1.RuntimeService.service),
+      tolerantDecoders(passEncodedResponses(v1.RuntimeService.service)),
       implementService(ctx, 'runtime.v1.RuntimeService', v1.RuntimeService.service, handlers.RuntimeService, this.inFlight),
     );
     this.server.addService(
-      tolerantDecoders(v1.ImageService.service),
+      tolerantDecoders(passEncodedResponses(v1.ImageService.service)),
       implementService(ctx, 'runtime.v1.ImageService', v1.ImageService.service, handlers.ImageService, this.inFlight),
     );
   }

@@ -1,25 +1,33 @@
+import type { SandboxRecord } from '../core/metadata/records.js';
 import type { ListPodSandboxRequest__Output } from '../gen/cri/runtime/v1/ListPodSandboxRequest.js';
-import type { ListPodSandboxResponse } from '../gen/cri/runtime/v1/ListPodSandboxResponse.js';
-import type { PodSandbox } from '../gen/cri/runtime/v1/PodSandbox.js';
 import type { CriContext } from './context.js';
-import { liveSandboxState } from './sandbox-state.js';
-import { sandboxConfig, toCriSandbox } from './sandbox-view.js';
+import { EncodedList, EncodingCache, type EncodedResponse } from './encoded-response.js';
+import { loadCriProto } from './proto.js';
+import { refreshSandbox } from './sandbox-state.js';
+import { sandboxConfig, sandboxStateName, toCriSandbox } from './sandbox-view.js';
+
+/** Each sandbox as one element of ListPodSandboxResponse.items (field 1); a response is elements concatenated. */
+const listed = new EncodedList(
+  new EncodingCache<SandboxRecord>((s) =>
+    loadCriProto().runtime.v1.RuntimeService.service.ListPodSandbox.responseSerialize({ items: [toCriSandbox(s, sandboxStateName(s))] }),
+  ),
+);
 
 function matchesLabels(labels: Record<string, string>, selector: Record<string, string>): boolean {
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
-export async function listPodSandbox(ctx: CriContext, req: ListPodSandboxRequest__Output): Promise<ListPodSandboxResponse> {
+export async function listPodSandbox(ctx: CriContext, req: ListPodSandboxRequest__Output): Promise<EncodedResponse> {
   const rt = ctx.runtime;
   const filter = req.filter;
-  const out: PodSandbox[] = [];
-  for (const sandbox of rt.sandboxes.all()) {
-    if (filter?.id && !sandbox.id.startsWith(filter.id)) continue;
-    if (filter?.label_selector && !matchesLabels(sandboxConfig(sandbox).labels, filter.label_selector)) continue;
-    const state = liveSandboxState(rt, sandbox);
-    if (filter?.state && filter.state.state !== state) continue;
-    out.push(toCriSandbox(sandbox, state));
+  const out: SandboxRecord[] = [];
+  for (const record of rt.sandboxes.all()) {
+    if (filter?.id && !record.id.startsWith(filter.id)) continue;
+    if (filter?.label_selector && !matchesLabels(sandboxConfig(record).labels, filter.label_selector)) continue;
+    const sandbox = refreshSandbox(rt, record);
+    if (filter?.state && filter.state.state !== sandboxStateName(sandbox)) continue;
+    out.push(sandbox);
   }
-  out.sort((a, b) => (BigInt(String(b.created_at)) > BigInt(String(a.created_at)) ? 1 : -1));
-  return { items: out };
+  out.sort((a, b) => (b.createdAt > a.createdAt ? 1 : -1));
+  return listed.response(out);
 }

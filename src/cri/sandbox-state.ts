@@ -1,5 +1,6 @@
 import type { SandboxRecord } from '../core/metadata/records.js';
 import type { RuntimeServices } from './runtime-services.js';
+import { sandboxStateName, type SandboxStateName } from './sandbox-view.js';
 
 /** Marks a ready sandbox not ready (its pause process exited); true when this call made the change. */
 export function recordSandboxExit(rt: RuntimeServices, id: string): boolean {
@@ -10,13 +11,17 @@ export function recordSandboxExit(rt: RuntimeServices, id: string): boolean {
 }
 
 /**
- * The state kubelet sees: READY only while the record says ready and the
- * pause process has not exited (the exit monitor also knows exits that
- * happened while berthd was down).
+ * The sandbox's record brought up to date: a ready sandbox whose pause
+ * process has exited (the exit monitor also knows exits that happened while
+ * berthd was down) is recorded not ready. A map lookup, no disk access.
  */
-export function liveSandboxState(rt: RuntimeServices, sandbox: SandboxRecord): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' {
-  if (sandbox.state !== 'ready') return 'SANDBOX_NOTREADY';
-  if (!rt.tasks.exitInfo(sandbox.id)) return 'SANDBOX_READY';
+export function refreshSandbox(rt: RuntimeServices, sandbox: SandboxRecord): SandboxRecord {
+  if (sandbox.state !== 'ready' || !rt.tasks.exitInfo(sandbox.id)) return sandbox;
   recordSandboxExit(rt, sandbox.id);
-  return 'SANDBOX_NOTREADY';
+  return rt.sandboxes.get(sandbox.id) ?? { ...sandbox, state: 'notready' };
+}
+
+/** The state kubelet sees: READY only while the record says ready and the pause process has not exited. */
+export function liveSandboxState(rt: RuntimeServices, sandbox: SandboxRecord): SandboxStateName {
+  return sandboxStateName(refreshSandbox(rt, sandbox));
 }

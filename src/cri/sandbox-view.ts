@@ -5,6 +5,11 @@ import type { PodSandboxStatus } from '../gen/cri/runtime/v1/PodSandboxStatus.js
 
 export type SandboxStateName = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 
+/** The CRI state of a sandbox as its record says (see refreshSandbox for the live one). */
+export function sandboxStateName(sandbox: SandboxRecord): SandboxStateName {
+  return sandbox.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY';
+}
+
 export function sandboxConfig(sandbox: SandboxRecord): PodSandboxConfig__Output {
   return sandbox.config as PodSandboxConfig__Output;
 }

@@ -18,6 +18,7 @@ import { EventBus, type ContainerEventBus } from '../core/events/bus.js';
 import { startMetricsServer, type MetricsServer } from '../core/metrics/http.js';
 import { createMetricsRegistry, type StateCounts } from '../core/metrics/registry.js';
 import { stateName } from '../cri/container-view.js';
+import { sandboxStateName } from '../cri/sandbox-view.js';
 import { StatsService } from '../cri/stats-service.js';
 import { reconcileExits } from '../cri/exit-reconciler.js';
 import { criHandlers } from '../cri/handlers.js';
@@ -106,7 +107,7 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
     };
     const metrics = createMetricsRegistry({
       containerStates: () => countStates(runtime.containers.all(), stateName),
-      sandboxStates: () => countStates(runtime.sandboxes.all(), (s) => (s.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY')),
+      sandboxStates: () => countStates(runtime.sandboxes.all(), sandboxStateName),
       onCollectError: (metric, err) => logger.warn('collecting a metric failed', { metric, error: (err as Error).message }),
     });
     const events: ContainerEventBus = new EventBus();

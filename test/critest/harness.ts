@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BERTHD_NODE_FLAGS } from '../../src/daemon/node-flags.js';
 import { selectImages } from './images/catalog.js';
 import { publishImages } from './images/publish.js';
 import { parseJUnit, type SpecResult } from './junit.js';
@@ -139,7 +140,7 @@ async function main(): Promise<number> {
     await writeFile(join(work, 'berth.toml'), `[registry]\nconfig_path = "${certs}"\n[cni]\nconf_dir = "${netd}"\n`);
     const berthd = spawn(
       process.execPath,
-      [join(repo, 'dist', 'src', 'bin', 'berthd.js'), '--config', join(work, 'berth.toml'), '--root', join(work, 'root'), '--state', join(work, 'state'), '--address', socket, '--log-level', 'info'],
+      [...BERTHD_NODE_FLAGS, join(repo, 'dist', 'src', 'bin', 'berthd.js'), '--config', join(work, 'berth.toml'), '--root', join(work, 'root'), '--state', join(work, 'state'), '--address', socket, '--log-level', 'info'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     children.push(berthd);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectCri, type CriClients } from '../../src/client/cri-client.js';
+import { BERTHD_NODE_FLAGS } from '../../src/daemon/node-flags.js';
 import { waitUntil } from './wait.js';
 
 /** The repository root, found from the compiled test file (dist/test/support). */
@@ -62,7 +63,7 @@ export async function makeDaemonDirs(configToml = ''): Promise<DaemonDirs> {
 /** Runs berthd to completion (for startup failures): exit code and output. */
 export function runBerthd(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BERTHD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...BERTHD_NODE_FLAGS, BERTHD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -81,6 +82,7 @@ export function runBerthd(args: string[], timeoutMs = 20_000): Promise<{ code: n
 export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaemon> {
   const dirs = options.dirs ?? (await makeDaemonDirs(options.configToml));
   const args = [
+    ...BERTHD_NODE_FLAGS,
     BERTHD,
     '--config', dirs.configPath,
     '--root', dirs.root,

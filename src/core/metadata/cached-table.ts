@@ -13,7 +13,9 @@ export interface TableMapping<R extends { id: string }> {
 /**
  * A table whose rows are also kept in memory: kubelet lists pods and
  * containers every second, so reads never touch SQLite; every change is
- * written through in a transaction before the cache sees it.
+ * written through in a transaction before the cache sees it. Records are
+ * never changed in place (update publishes a new object), so callers may key
+ * caches by the record object (the CRI layer caches encoded responses so).
  */
 export class CachedTable<R extends { id: string }> {
   private readonly cache = new Map<string, R>();

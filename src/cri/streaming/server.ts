@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { FailedPreconditionError, InvalidArgumentError, errorMessage } from '../../core/errors.js';
 import type { StreamingBackend } from './backend.js';
 import { rejectUpgrade } from './http-util.js';
@@ -19,7 +19,6 @@ import { RequestCache, type AttachRequest, type CachedRequest, type ExecRequest,
 import { parsePort, serveSpdyPortForward } from './spdy-portforward.js';
 import { serveSpdyRemoteCommand } from './spdy-remotecommand.js';
 import { acceptSpdyUpgrade, isSpdyUpgrade } from './spdy/upgrade.js';
-import { serveWebSocketPortForward, serveWebSocketRemoteCommand, serveWebSocketSpdyTunnel } from './websocket.js';
 
 /** What the server logs through; a winston logger fits. */
 export interface StreamingLogger {
@@ -59,6 +58,11 @@ function validateIo(req: { tty: boolean; stdin: boolean; stdout: boolean; stderr
   if (!req.stdin && !req.stdout && !req.stderr) throw new InvalidArgumentError('one of stdin, stdout, or stderr must be set');
 }
 
+interface WebSocketSupport {
+  wss: WebSocketServer;
+  handlers: typeof import('./websocket.js');
+}
+
 /**
  * The CRI streaming server (kubelet's pkg/kubelet/cri/streaming): Exec, Attach
  * and PortForward answer with a single-use URL here; the client connects and
@@ -66,7 +70,9 @@ function validateIo(req: { tty: boolean; stdin: boolean; stdout: boolean; stderr
  */
 export class StreamingServer {
   private readonly cache: RequestCache;
-  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (_offered, req) => this.chosenWsProtocol.get(req) ?? false });
+  /** ws and the WebSocket handlers load on the first WebSocket upgrade: a daemon nobody execs into does not carry them. */
+  private webSocket: Promise<WebSocketSupport> | undefined;
+  private wss: WebSocketServer | undefined;
   private readonly chosenWsProtocol = new WeakMap<IncomingMessage, string>();
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Promise<void>>();
@@ -75,11 +81,6 @@ export class StreamingServer {
   private base: string | undefined;
 
   constructor(private readonly options: StreamingServerOptions) {
-    this.wss.on('headers', (headers: string[], req: IncomingMessage) => {
-      if (this.chosenWsProtocol.get(req) !== TUNNEL_STAND_IN) return;
-      const i = headers.findIndex((h) => h.toLowerCase() === `sec-websocket-protocol: ${TUNNEL_STAND_IN}`);
-      if (i >= 0) headers[i] = `Sec-WebSocket-Protocol: ${WS_SPDY_TUNNEL_PROTOCOL}`;
-    });
     this.cache = new RequestCache(options.tokenTtlMs ?? 60_000, options.maxPendingRequests ?? 1000);
   }
 
@@ -115,10 +116,10 @@ export class StreamingServer {
     this.stopController.abort(new Error('the streaming server is stopping'));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
-    for (const ws of this.wss.clients) ws.terminate();
+    for (const ws of this.wss?.clients ?? []) ws.terminate();
     await Promise.allSettled([...this.sessions]);
     await closed;
-    this.wss.close();
+    this.wss?.close();
     this.server = undefined;
   }
 
@@ -210,6 +211,21 @@ export class StreamingServer {
     }
   }
 
+  private loadWebSocket(): Promise<WebSocketSupport> {
+    this.webSocket ??= Promise.all([import('ws'), import('./websocket.js')]).then(([{ WebSocketServer: Server }, handlers]) => {
+      const wss = new Server({ noServer: true, handleProtocols: (_offered, req) => this.chosenWsProtocol.get(req) ?? false });
+      wss.on('headers', (headers: string[], req: IncomingMessage) => {
+        if (this.chosenWsProtocol.get(req) !== TUNNEL_STAND_IN) return;
+        const i = headers.findIndex((h) => h.toLowerCase() === `sec-websocket-protocol: ${TUNNEL_STAND_IN}`);
+        if (i >= 0) headers[i] = `Sec-WebSocket-Protocol: ${WS_SPDY_TUNNEL_PROTOCOL}`;
+      });
+      this.wss = wss;
+      return { wss, handlers };
+    });
+    this.webSocket.catch(() => (this.webSocket = undefined));
+    return this.webSocket;
+  }
+
   private acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, cached: CachedRequest, query: URLSearchParams): void {
     const offered = splitHeaderList(req.headers['sec-websocket-protocol']);
     const supported: readonly string[] =
@@ -234,17 +250,25 @@ export class StreamingServer {
       req.headers['sec-websocket-protocol'] = TUNNEL_STAND_IN;
       this.chosenWsProtocol.set(req, TUNNEL_STAND_IN);
     } else if (protocol) this.chosenWsProtocol.set(req, protocol);
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      this.options.logger?.debug('streaming session', { kind: cached.kind, transport: 'websocket', protocol });
-      const stopSignal = this.stopController.signal;
-      if (cached.kind !== 'portforward') {
-        this.track(cached.kind, serveWebSocketRemoteCommand(ws, cached, this.options.backend, stopSignal));
-      } else if (protocol === WS_SPDY_TUNNEL_PROTOCOL) {
-        const timeouts = { streamCreationTimeoutMs: this.options.streamCreationTimeoutMs ?? 30_000, stopSignal };
-        this.track('portforward', serveWebSocketSpdyTunnel(ws, cached.request.podSandboxId, this.options.backend, timeouts));
-      } else {
-        this.track('portforward', serveWebSocketPortForward(ws, cached.request.podSandboxId, ports, this.options.backend, stopSignal));
-      }
-    });
+    // Meanwhile node keeps what the client sends on the upgraded socket until it is read.
+    this.loadWebSocket().then(
+      ({ wss, handlers }) =>
+        wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+          this.options.logger?.debug('streaming session', { kind: cached.kind, transport: 'websocket', protocol });
+          const stopSignal = this.stopController.signal;
+          if (cached.kind !== 'portforward') {
+            this.track(cached.kind, handlers.serveWebSocketRemoteCommand(ws, cached, this.options.backend, stopSignal));
+          } else if (protocol === WS_SPDY_TUNNEL_PROTOCOL) {
+            const timeouts = { streamCreationTimeoutMs: this.options.streamCreationTimeoutMs ?? 30_000, stopSignal };
+            this.track('portforward', handlers.serveWebSocketSpdyTunnel(ws, cached.request.podSandboxId, this.options.backend, timeouts));
+          } else {
+            this.track('portforward', handlers.serveWebSocketPortForward(ws, cached.request.podSandboxId, ports, this.options.backend, stopSignal));
+          }
+        }),
+      (err: unknown) => {
+        this.options.logger?.warn('loading WebSocket support failed', { error: errorMessage(err) });
+        rejectUpgrade(socket, 500, 'WebSocket streaming is unavailable');
+      },
+    );
   }
 }
