@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/core/errors.js';
 import { ContainerCreateError, startMonitoredContainer, type MonitoredContainer } from '../../src/core/runtime/conmon.js';
-import { readExitFile, waitForExit } from '../../src/core/runtime/exit-file.js';
+import { readExitFile } from '../../src/core/runtime/exit-file.js';
+import { ExitMonitor } from '../../src/core/runtime/exit-monitor.js';
 import { RuncRuntime } from '../../src/core/runtime/oci-runtime.js';
 import { wasOomKilled } from '../../src/core/runtime/oom.js';
 import { isProcessAlive, parentPidOf, readPidFile } from '../../src/core/runtime/proc.js';
@@ -30,17 +31,21 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
   let base: string;
   let runtime: RuncRuntime;
   let exitDir: string;
+  let exits: ExitMonitor;
   let socketDir: string;
   const ids: string[] = [];
 
-  before(() => {
+  before(async () => {
     base = mkdtempSync(join(tmpdir(), 'berth-runtime-'));
     runtime = new RuncRuntime({ root: join(base, 'runc') });
     exitDir = join(base, 'exits');
     socketDir = join(base, 's');
+    exits = new ExitMonitor({ exitDir, oomKilled: async () => false });
+    await exits.start();
   });
 
   after(async () => {
+    exits.close();
     for (const id of ids) {
       await runtime.delete(id, { force: true }).catch(() => undefined);
       const conmonPid = await readPidFile(join(base, id, 'persist', 'conmon.pid')).catch(() => undefined);
@@ -97,10 +102,10 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     assert.equal(await readExitFile(exitDir, c.id), undefined, 'no exit file before it ran');
 
     await runtime.start(c.id);
-    const exit = await waitForExit(exitDir, c.id, EXIT_WAIT_MS);
+    const exit = await exits.waitFor(c.id, EXIT_WAIT_MS);
     assert.equal(exit.exitCode, 3);
     assert.ok(exit.finishedAt instanceof Date && !Number.isNaN(exit.finishedAt.getTime()));
-    assert.deepEqual(await readExitFile(exitDir, c.id), exit);
+    assert.deepEqual(await readExitFile(exitDir, c.id), { exitCode: exit.exitCode, finishedAt: exit.finishedAt });
     await waitUntil(() => !isProcessAlive(c.monitored.conmonPid), 'conmon to exit once its container has exited', { intervalMs: 50 });
 
     const lines = readFileSync(c.logPath, 'utf8').split('\n').filter((l) => l !== '');
@@ -162,7 +167,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     assert.equal(await readExitFile(exitDir, prepared.id), undefined);
 
     await runtime.kill(prepared.id, 'SIGKILL');
-    const exit = await waitForExit(exitDir, prepared.id, EXIT_WAIT_MS);
+    const exit = await exits.waitFor(prepared.id, EXIT_WAIT_MS);
     assert.equal(exit.exitCode, 128 + 9);
     await runtime.delete(prepared.id);
   });
@@ -184,7 +189,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     assert.ok(isProcessAlive(monitored.pid));
 
     await runtime.kill(noPidNs.id, 'SIGTERM');
-    const exit = await waitForExit(exitDir, noPidNs.id, EXIT_WAIT_MS);
+    const exit = await exits.waitFor(noPidNs.id, EXIT_WAIT_MS);
     assert.equal(exit.exitCode, 143);
     assert.equal((await runtime.state(noPidNs.id))?.status, 'stopped');
     await assert.rejects(runtime.kill(noPidNs.id, 'SIGTERM'), (err: unknown) => err instanceof FailedPreconditionError);
@@ -226,7 +231,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     assert.equal(seen[0]?.existed, false, 'runc create had not run yet');
     assert.notEqual(monitored.conmonPid, seen[0]?.pid, 'the supervising conmon is the daemonized grandchild');
     await runtime.start(prepared.id);
-    assert.equal((await waitForExit(exitDir, prepared.id, EXIT_WAIT_MS)).exitCode, 0);
+    assert.equal((await exits.waitFor(prepared.id, EXIT_WAIT_MS)).exitCode, 0);
     await runtime.delete(prepared.id);
   });
 
@@ -280,7 +285,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     await runtime.resume(c.id);
     assert.equal((await runtime.state(c.id))?.status, 'running');
     await runtime.kill(c.id, 'SIGKILL');
-    assert.equal((await waitForExit(exitDir, c.id, EXIT_WAIT_MS)).exitCode, 137);
+    assert.equal((await exits.waitFor(c.id, EXIT_WAIT_MS)).exitCode, 137);
     await runtime.delete(c.id);
   });
 
@@ -297,7 +302,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
 
     await runtime.delete(c.id, { force: true });
     assert.equal(await runtime.state(c.id), undefined);
-    assert.equal((await waitForExit(exitDir, c.id, EXIT_WAIT_MS)).exitCode, 137);
+    assert.equal((await exits.waitFor(c.id, EXIT_WAIT_MS)).exitCode, 137);
   });
 
   it('flags a container killed by the OOM killer', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -308,7 +313,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
     });
     assert.equal(await wasOomKilled(c.persistDir, c.bundle), false);
     await runtime.start(c.id);
-    const exit = await waitForExit(exitDir, c.id, EXIT_WAIT_MS);
+    const exit = await exits.waitFor(c.id, EXIT_WAIT_MS);
     assert.equal(exit.exitCode, 137);
     assert.equal(await wasOomKilled(c.persistDir, c.bundle), true);
     await runtime.delete(c.id);
@@ -317,7 +322,7 @@ describe('runc driven by conmon', { timeout: 5 * TEST_TIMEOUT_MS }, () => {
   it('runs a container with a terminal', { timeout: TEST_TIMEOUT_MS }, async () => {
     const c = await launch('tty', { args: ['sh', '-c', 'test -t 1 && echo tty-ok'], terminal: true }, true);
     await runtime.start(c.id);
-    assert.equal((await waitForExit(exitDir, c.id, EXIT_WAIT_MS)).exitCode, 0);
+    assert.equal((await exits.waitFor(c.id, EXIT_WAIT_MS)).exitCode, 0);
     const log = readFileSync(c.logPath, 'utf8');
     assert.match(log, / stdout F tty-ok\r?$/m);
     await runtime.delete(c.id);

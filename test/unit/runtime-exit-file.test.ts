@@ -1,10 +1,9 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeadlineExceededError } from '../../src/core/errors.js';
-import { readExitFile, waitForExit, writeExitFile } from '../../src/core/runtime/exit-file.js';
+import { readExitFile, writeExitFile } from '../../src/core/runtime/exit-file.js';
 import { isProcessAlive, parentPidOf, readPidFile } from '../../src/core/runtime/proc.js';
 import { resolveExecutable } from '../../src/core/runtime/binary.js';
 import { wasOomKilled } from '../../src/core/runtime/oom.js';
@@ -47,43 +46,6 @@ describe('readExitFile', () => {
   });
 });
 
-describe('waitForExit', () => {
-  it('resolves when the exit file appears', async () => {
-    const dir = mkdtempSync(join(base, 'wait-'));
-    const waiting = waitForExit(dir, 'c2', { timeoutMs: 20_000 });
-    writeExit(dir, 'other', '1');
-    setImmediate(() => writeExit(dir, 'c2', '0'));
-    const info = await waiting;
-    assert.equal(info.exitCode, 0);
-  });
-
-  it('resolves at once when the file already exists', async () => {
-    const dir = mkdtempSync(join(base, 'done-'));
-    writeExit(dir, 'c3', '-1');
-    assert.equal((await waitForExit(dir, 'c3', 20_000)).exitCode, -1);
-  });
-
-  it('finds the file by polling when the directory appears later', async () => {
-    const dir = join(base, 'later');
-    const waiting = waitForExit(dir, 'c4', { timeoutMs: 20_000, pollMs: 20 });
-    mkdirSync(dir);
-    writeExit(dir, 'c4', '2');
-    assert.equal((await waiting).exitCode, 2);
-  });
-
-  it('rejects with DeadlineExceededError when nothing appears', async () => {
-    const dir = mkdtempSync(join(base, 'timeout-'));
-    await assert.rejects(waitForExit(dir, 'c5', { timeoutMs: 50 }), (err: unknown) => err instanceof DeadlineExceededError);
-  });
-
-  it('rejects when aborted', async () => {
-    const dir = mkdtempSync(join(base, 'abort-'));
-    const controller = new AbortController();
-    const waiting = waitForExit(dir, 'c6', { signal: controller.signal });
-    controller.abort();
-    await assert.rejects(waiting, /aborted/);
-  });
-});
 
 describe('process helpers', () => {
   it('reads the parent pid from /proc', async () => {

@@ -1,7 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeadlineExceededError } from '../errors.js';
 
 export interface ExitInfo {
   /**
@@ -44,78 +42,4 @@ export async function writeExitFile(exitDir: string, id: string, exitCode: numbe
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, String(exitCode), { flush: true });
   await rename(tmp, path);
-}
-
-export interface WaitForExitOptions {
-  /** Give up after this many milliseconds (default: wait forever). */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** Interval of the fallback poll that covers missed watch events (default 500 ms). */
-  pollMs?: number;
-}
-
-/**
- * Resolves once conmon has written the exit file of container `id`. Watches
- * `exitDir` and also polls, since inotify can miss events (or the directory
- * can be replaced). Rejects with DeadlineExceededError on timeout.
- */
-export function waitForExit(exitDir: string, id: string, options: WaitForExitOptions | number = {}): Promise<ExitInfo> {
-  const opts: WaitForExitOptions = typeof options === 'number' ? { timeoutMs: options } : options;
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    let watcher: FSWatcher | undefined;
-    let checking = false;
-    const cleanups: Array<() => void> = [];
-    const finish = (err: Error | undefined, info?: ExitInfo): void => {
-      if (settled) return;
-      settled = true;
-      for (const cleanup of cleanups) cleanup();
-      if (err) reject(err);
-      else resolve(info as ExitInfo);
-    };
-    const check = (): void => {
-      if (settled || checking) return;
-      checking = true;
-      readExitFile(exitDir, id).then(
-        (info) => {
-          checking = false;
-          if (info) finish(undefined, info);
-        },
-        (err: Error) => {
-          checking = false;
-          finish(err);
-        },
-      );
-    };
-
-    try {
-      watcher = watch(exitDir, { persistent: false }, (_event, filename) => {
-        if (filename === null || filename.toString() === id) check();
-      });
-      watcher.on('error', () => undefined);
-      cleanups.push(() => watcher?.close());
-    } catch {
-      // The directory may not exist yet; polling still finds the file once it appears.
-    }
-    const poll = setInterval(check, opts.pollMs ?? 500);
-    cleanups.push(() => clearInterval(poll));
-    if (opts.timeoutMs !== undefined) {
-      const timer = setTimeout(
-        () => finish(new DeadlineExceededError(`container ${id} did not exit within ${opts.timeoutMs} ms (no exit file in ${exitDir})`)),
-        opts.timeoutMs,
-      );
-      cleanups.push(() => clearTimeout(timer));
-    }
-    if (opts.signal) {
-      const signal = opts.signal;
-      if (signal.aborted) {
-        finish(new Error(`waiting for container ${id} to exit was aborted`, { cause: signal.reason }));
-        return;
-      }
-      const onAbort = (): void => finish(new Error(`waiting for container ${id} to exit was aborted`, { cause: signal.reason }));
-      signal.addEventListener('abort', onAbort, { once: true });
-      cleanups.push(() => signal.removeEventListener('abort', onAbort));
-    }
-    check();
-  });
 }
