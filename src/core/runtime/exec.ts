@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { closeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeadlineExceededError } from '../errors.js';
 import type { OciRuntime } from './oci-runtime.js';
@@ -26,7 +25,7 @@ export const EXEC_OUTPUT_LIMIT = 8 * 1024 * 1024;
  * container's user, env, cwd and capabilities) and collects its output.
  * On timeout the exec'd process is killed through its pid file.
  */
-export async function execSync(runtime: OciRuntime, id: string, cmd: string[], timeoutMs: number, pidFileDir?: string): Promise<ExecSyncResult> {
+export async function execSync(runtime: OciRuntime, id: string, cmd: string[], timeoutMs: number, pidFileDir: string): Promise<ExecSyncResult> {
   return withPidFile(pidFileDir, async (pidFile) => {
     const binary = resolveExecutable(runtime.path);
     const child = spawnChild(binary, [...runtime.globalArgs(), 'exec', '--pid-file', pidFile, id, ...cmd], {
@@ -69,17 +68,9 @@ export async function execSync(runtime: OciRuntime, id: string, cmd: string[], t
 /**
  * Runs `work` with a path for runc's --pid-file: a fresh name in `dir` (the
  * container's bundle directory, where containerd's shim keeps its exec pid
- * files too), or without one in a private temporary directory.
+ * files too).
  */
-async function withPidFile<T>(dir: string | undefined, work: (pidFile: string) => Promise<T>): Promise<T> {
-  if (dir === undefined) {
-    const tmp = await mkdtemp(join(tmpdir(), 'berth-exec-'));
-    try {
-      return await work(join(tmp, 'pid'));
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
-  }
+async function withPidFile<T>(dir: string, work: (pidFile: string) => Promise<T>): Promise<T> {
   const pidFile = join(dir, `exec-${randomBytes(8).toString('hex')}.pid`);
   try {
     return await work(pidFile);
@@ -117,7 +108,7 @@ const TERMINAL_IDLE_MS = 5_000;
  * Runs a command in a running container wired to streams (kubectl exec).
  * When the client goes away (signal), the exec'd process is killed.
  */
-export async function execStream(runtime: OciRuntime, id: string, cmd: string[], io: StreamIO, pidFileDir?: string): Promise<number> {
+export async function execStream(runtime: OciRuntime, id: string, cmd: string[], io: StreamIO, pidFileDir: string): Promise<number> {
   return withPidFile(pidFileDir, async (pidFile) => {
     const binary = resolveExecutable(runtime.path);
     const args = [...runtime.globalArgs(), 'exec', '--pid-file', pidFile, ...(io.tty ? ['--tty'] : []), id, ...cmd];
