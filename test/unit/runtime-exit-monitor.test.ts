@@ -4,6 +4,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeadlineExceededError } from '../../src/core/errors.js';
+import { readExitFile } from '../../src/core/runtime/exit-file.js';
 import { ExitMonitor, type ObservedExit } from '../../src/core/runtime/exit-monitor.js';
 
 const base = mkdtempSync(join(tmpdir(), 'berth-exitmon-'));
@@ -55,6 +56,39 @@ describe('ExitMonitor', () => {
       assert.deepEqual(seen, ['c4']);
       // A waiter arriving after the fact gets the recorded exit at once.
       assert.equal((await monitor.waitFor('c4', 1)).exitCode, 143);
+    } finally {
+      monitor.close();
+    }
+  });
+
+  it('reads again when the exit file appears while a waiter\'s read of it is in flight', async () => {
+    const dir = mkdtempSync(join(base, 'race-'));
+    let releaseEarlyRead!: () => void;
+    const earlyReadMayEnd = new Promise<void>((resolve) => (releaseEarlyRead = resolve));
+    let reads = 0;
+    const monitor = new ExitMonitor({
+      exitDir: dir,
+      oomKilled: async () => false,
+      rescanMs: 600_000,
+      // The waiter's read looks before conmon's rename and is slow to report that it found nothing.
+      readExit: async (exitDir, id) => {
+        reads++;
+        if (reads === 1) {
+          await earlyReadMayEnd;
+          return undefined;
+        }
+        return readExitFile(exitDir, id);
+      },
+    });
+    await monitor.start();
+    try {
+      const waiting = monitor.waitFor('c5', 20_000);
+      writeExit(dir, 'c5', 3);
+      // Let the watch event arrive while the first read is still in flight.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      releaseEarlyRead();
+      assert.equal((await waiting).exitCode, 3);
+      assert.ok(reads >= 2, `the exit file was read ${reads} time(s)`);
     } finally {
       monitor.close();
     }

@@ -17,6 +17,8 @@ export interface ExitMonitorOptions {
   oomKilled(id: string): Promise<boolean>;
   /** Interval of the rescan that covers inotify events the kernel dropped (default 3 s). */
   rescanMs?: number;
+  /** Reads one exit file (default: conmon's format through readExitFile); undefined when absent. */
+  readExit?(exitDir: string, id: string): Promise<ExitInfo | undefined>;
   /** Where read errors of single exit files go (they are retried on the next rescan). */
   onError?(id: string, err: Error): void;
 }
@@ -37,6 +39,8 @@ export class ExitMonitor {
   private readonly listeners = new Set<ExitListener>();
   private readonly waiters = new Map<string, Set<(exit: ObservedExit) => void>>();
   private readonly forgotten = new Set<string>();
+  /** Ids whose file changed while a read of it was in flight: that read may have looked too early. */
+  private readonly changedDuringRead = new Set<string>();
   private watcher: FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -105,22 +109,28 @@ export class ExitMonitor {
   /** Reads the exit file of `id` if it exists and is not yet recorded. */
   private observe(id: string): Promise<void> {
     if (this.closed || isTemporaryName(id) || this.exits.has(id)) return Promise.resolve();
-    let inFlight = this.reading.get(id);
-    if (!inFlight) {
-      inFlight = this.read(id).finally(() => {
-        this.reading.delete(id);
-        this.forgotten.delete(id);
-      });
-      this.reading.set(id, inFlight);
+    const inFlight = this.reading.get(id);
+    if (inFlight) {
+      // A waiter's read can find no file yet while conmon renames it in place; the
+      // watch event for that rename must read again, not share the early read.
+      this.changedDuringRead.add(id);
+      return inFlight;
     }
-    return inFlight;
+    const reading = this.read(id).finally(() => {
+      this.reading.delete(id);
+      const forgotten = this.forgotten.delete(id);
+      if (this.changedDuringRead.delete(id) && !forgotten) return this.observe(id);
+      return undefined;
+    });
+    this.reading.set(id, reading);
+    return reading;
   }
 
   private async read(id: string): Promise<void> {
     let exit: ExitInfo | undefined;
     let oomKilled = false;
     try {
-      exit = await readExitFile(this.options.exitDir, id);
+      exit = await (this.options.readExit ?? readExitFile)(this.options.exitDir, id);
       if (!exit) return;
       oomKilled = await this.options.oomKilled(id).catch(() => false);
     } catch (err) {
