@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { LayerApplyWorkers } from '../../src/core/diff/apply-workers.js';
+import { LayerApplyWorkers, type GrowingFileListener, type GrowingLayerFile } from '../../src/core/diff/apply-workers.js';
 import { lgetxattr } from '../../src/core/sys/native.js';
 
 type Entry = { name: string; type?: 'file' | 'link'; linkname?: string; body?: Buffer | string; mode?: number };
@@ -121,6 +121,75 @@ describe('LayerApplyWorkers', () => {
       /parent layer failed/,
     );
   });
+
+  /**
+   * Writes `data` into `path` in steps, like a download into the content store,
+   * telling the follower after each step; `failAt` makes the writer fail there.
+   */
+  async function growingWrite(path: string, data: Buffer, steps: number, failAt?: number) {
+    const writer = await open(path, 'w');
+    const listeners = new Set<GrowingFileListener>();
+    let available = 0;
+    const reader = await open(path, 'r');
+    const file: GrowingLayerFile = {
+      fd: reader.fd,
+      get available() {
+        return available;
+      },
+      follow(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const writing = (async () => {
+      const step = Math.ceil(data.length / steps);
+      for (let offset = 0, i = 0; offset < data.length; offset += step, i++) {
+        // Give the reader time to catch up and wait, so it really follows.
+        await new Promise((r) => setTimeout(r, 5));
+        if (i === failAt) {
+          for (const l of listeners) l.failed(new Error('download failed: connection reset'));
+          return;
+        }
+        const chunk = data.subarray(offset, offset + step);
+        await writer.write(chunk, 0, chunk.length, offset);
+        available = offset + chunk.length;
+        for (const l of listeners) l.grown(available);
+      }
+    })();
+    return { file, writing, close: async () => Promise.all([writer.close(), reader.close()]) };
+  }
+
+  for (const where of ['a worker thread', 'the calling thread'] as const) {
+    it(`applies a layer file as it is written, on ${where}`, async () => {
+      const appliers = where === 'a worker thread' ? workers : new LayerApplyWorkers({ maxWorkers: 0 });
+      const compressed = gzipSync(layerTar);
+      const growing = await growingWrite(join(dir, `growing-${where.length}.tar.gz`), compressed, 40);
+      try {
+        const root = await target(`growing-${where.length}`);
+        const result = await appliers.applyGrowing(growing.file, compressed.length, { root, whiteoutMode: 'overlay', expectedDiffId: sha256(layerTar) });
+        await growing.writing;
+        assert.deepEqual(result, { diffId: sha256(layerTar), size: layerTar.length });
+        assert.deepEqual(await readFile(join(root, 'big.bin')), big);
+      } finally {
+        await growing.close();
+      }
+    });
+
+    it(`fails the apply with the writer's error when the download fails, on ${where}`, async () => {
+      const appliers = where === 'a worker thread' ? workers : new LayerApplyWorkers({ maxWorkers: 0 });
+      const compressed = gzipSync(layerTar);
+      const growing = await growingWrite(join(dir, `failing-${where.length}.tar.gz`), compressed, 40, 20);
+      try {
+        await assert.rejects(
+          appliers.applyGrowing(growing.file, compressed.length, { root: await target(`failing-${where.length}`), whiteoutMode: 'overlay' }),
+          /connection reset/,
+        );
+      } finally {
+        await growing.writing;
+        await growing.close();
+      }
+    });
+  }
 
   it('lets an idle worker go, and applies in-process after close', async () => {
     const brief = new LayerApplyWorkers({ minWorkerBytes: 0, idleTimeoutMs: 0 });

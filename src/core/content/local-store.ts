@@ -11,6 +11,7 @@ import type {
   ContentStore,
   ContentWriter,
   ExpectedBlob,
+  IngestObserver,
   IngestSource,
   IngestStatus,
   VerifyProblem,
@@ -117,7 +118,7 @@ export class LocalContentStore implements ContentStore {
     }
   }
 
-  async ingest(ref: string, source: IngestSource, expected: ExpectedBlob): Promise<BlobInfo> {
+  async ingest(ref: string, source: IngestSource, expected: ExpectedBlob, observer: IngestObserver = {}): Promise<BlobInfo> {
     digestHex(expected.digest);
     const existing = await this.info(expected.digest);
     if (existing !== undefined) {
@@ -140,10 +141,16 @@ export class LocalContentStore implements ContentStore {
         if (writer.offset > 0) await writer.reset();
         readable = source;
       }
-      await copyInBatches(readable, writer, (err) => {
-        writeFailed = true;
-        return isStorageFull(err) ? storageFullError(err, `blob ${expected.digest}`) : err;
-      });
+      observer.opened?.(join(this.ingestPath(ref), INGEST_DATA), writer.offset);
+      await copyInBatches(
+        readable,
+        writer,
+        (err) => {
+          writeFailed = true;
+          return isStorageFull(err) ? storageFullError(err, `blob ${expected.digest}`) : err;
+        },
+        observer.written,
+      );
       return await writer.commit(expected);
     } catch (err) {
       readable?.destroy();
@@ -326,7 +333,12 @@ export class LocalContentStore implements ContentStore {
 }
 
 /** Copies `source` into `writer` in large batched writes; a failed write is rethrown as `onWriteError` returns it. */
-async function copyInBatches(source: Readable, writer: ContentWriter, onWriteError: (err: unknown) => unknown): Promise<void> {
+async function copyInBatches(
+  source: Readable,
+  writer: ContentWriter,
+  onWriteError: (err: unknown) => unknown,
+  onWritten?: (total: number) => void,
+): Promise<void> {
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
   let writing: Promise<void> | undefined;
@@ -335,9 +347,12 @@ async function copyInBatches(source: Readable, writer: ContentWriter, onWriteErr
     const chunks = batch;
     batch = [];
     batchBytes = 0;
-    writing = writer.write(chunks).catch((err: unknown) => {
-      throw onWriteError(err);
-    });
+    writing = writer.write(chunks).then(
+      () => onWritten?.(writer.offset),
+      (err: unknown) => {
+        throw onWriteError(err);
+      },
+    );
     writing.catch(() => undefined); // awaited before the next batch or at the end
   };
   try {

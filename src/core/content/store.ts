@@ -46,6 +46,17 @@ export interface ContentWriter {
 /** A Readable, or a factory given the offset to resume from (e.g. to issue an HTTP Range request). */
 export type IngestSource = Readable | ((offset: number) => Readable | Promise<Readable>);
 
+/**
+ * Watches an ingest's data file while it is written, so another reader can
+ * follow it (the puller unpacks a layer while it downloads).
+ */
+export interface IngestObserver {
+  /** The data file at `path` is open and already holds `offset` bytes; it only grows by appends until commit renames it. */
+  opened?(path: string, offset: number): void;
+  /** The data file now holds `total` bytes, readable by others. */
+  written?(total: number): void;
+}
+
 export interface VerifyProblem {
   /** The blob's digest, or the stray file's path relative to the store root. */
   digest: string;
@@ -59,7 +70,7 @@ export interface ContentStore {
   readAll(digest: string, maxBytes?: number): Promise<Buffer>;
   blobPath(digest: string): string;
   writer(ref: string, expected?: ExpectedBlob): Promise<ContentWriter>;
-  ingest(ref: string, source: IngestSource, expected: ExpectedBlob): Promise<BlobInfo>;
+  ingest(ref: string, source: IngestSource, expected: ExpectedBlob, observer?: IngestObserver): Promise<BlobInfo>;
   delete(digest: string): Promise<void>;
   walk(): AsyncIterable<BlobInfo>;
   setLabels(digest: string, labels: Record<string, string>): Promise<BlobInfo>;

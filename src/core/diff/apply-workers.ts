@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { BerthError, type BerthErrorCode } from '../errors.js';
 import { applyLayer, type ApplyResult, type WhiteoutMode } from './apply.js';
+import { GrowingFileReader } from './growing-file.js';
 
 export interface FileApplyOptions {
   /** Target directory; must exist. */
@@ -18,6 +19,24 @@ export interface FileApplyOptions {
   /** Called on the first hardlink to a file of a lower layer only (see ApplyOptions.lowerDirs). */
   lowerDirs?: () => Promise<readonly string[]>;
 }
+
+/** A layer file its writer is still appending to, and how to follow the writer (see GrowingFileReader). */
+export interface GrowingLayerFile {
+  /** Open for reading; the caller closes it once the apply has settled. */
+  fd: number;
+  /** Bytes written so far (read when the apply starts; later writes come through follow). */
+  readonly available: number;
+  /** Tells `listener` of every later write and of the writer's failure; returns the unsubscribe function. */
+  follow(listener: GrowingFileListener): () => void;
+}
+
+export interface GrowingFileListener {
+  grown(available: number): void;
+  failed(err: Error): void;
+}
+
+/** Where a worker reads a layer from. */
+export type WorkerLayerSource = { kind: 'file'; path: string } | { kind: 'growing'; fd: number; available: number };
 
 export interface LayerApplyWorkersOptions {
   /** Most workers alive at once; further applies run on the calling thread (default 4). */
@@ -30,7 +49,9 @@ export interface LayerApplyWorkersOptions {
 
 /** Messages to a worker. */
 export type WorkerRequest =
-  | { type: 'apply'; job: number; path: string; root: string; whiteoutMode: WhiteoutMode; expectedDiffId?: string }
+  | { type: 'apply'; job: number; source: WorkerLayerSource; size: number; root: string; whiteoutMode: WhiteoutMode; expectedDiffId?: string }
+  | { type: 'grown'; job: number; available: number }
+  | { type: 'sourceFailed'; job: number; message: string }
   | { type: 'lowers'; job: number; dirs: readonly string[] }
   | { type: 'lowersFailed'; job: number; message: string };
 
@@ -79,15 +100,48 @@ export class LayerApplyWorkers {
 
   /** Applies the layer stored in the file at `path` (tar, tar+gzip or tar+zstd). */
   apply(path: string, size: number, options: FileApplyOptions): Promise<ApplyResult> {
-    const pooled = !this.closed && size >= this.minWorkerBytes ? this.idleWorker() : undefined;
+    const pooled = this.workerFor(size);
     if (!pooled) return applyLayer(createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }), options);
+    return this.run(pooled, { kind: 'file', path }, size, options);
+  }
+
+  /** Applies the first `size` bytes of a layer file while its writer is still writing it. */
+  async applyGrowing(file: GrowingLayerFile, size: number, options: FileApplyOptions): Promise<ApplyResult> {
+    const pooled = this.workerFor(size);
+    if (!pooled) {
+      const reader = new GrowingFileReader(file.fd, size, file.available);
+      const unfollow = file.follow({ grown: (n) => reader.grow(n), failed: (err) => reader.fail(err) });
+      try {
+        return await applyLayer(reader, options);
+      } finally {
+        unfollow();
+      }
+    }
+    const jobId = this.nextJob;
+    const unfollow = file.follow({
+      grown: (available) => pooled.worker.postMessage({ type: 'grown', job: jobId, available } satisfies WorkerRequest),
+      failed: (err) => pooled.worker.postMessage({ type: 'sourceFailed', job: jobId, message: err.message } satisfies WorkerRequest),
+    });
+    try {
+      return await this.run(pooled, { kind: 'growing', fd: file.fd, available: file.available }, size, options);
+    } finally {
+      unfollow();
+    }
+  }
+
+  private workerFor(size: number): PooledWorker | undefined {
+    return !this.closed && size >= this.minWorkerBytes ? this.idleWorker() : undefined;
+  }
+
+  private run(pooled: PooledWorker, source: WorkerLayerSource, size: number, options: FileApplyOptions): Promise<ApplyResult> {
     return new Promise<ApplyResult>((resolve, reject) => {
       const job: RunningJob = { id: this.nextJob++, options, resolve, reject };
       pooled.job = job;
       const request: WorkerRequest = {
         type: 'apply',
         job: job.id,
-        path,
+        source,
+        size,
         root: options.root,
         whiteoutMode: options.whiteoutMode,
         ...(options.expectedDiffId !== undefined ? { expectedDiffId: options.expectedDiffId } : {}),

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ContentStore } from '../content/store.js';
-import { LayerApplyWorkers } from '../diff/apply-workers.js';
+import { LayerApplyWorkers, type GrowingLayerFile } from '../diff/apply-workers.js';
+import type { ApplyResult } from '../diff/apply.js';
 import type { RegistryClient, RegistryHost } from '../distribution/client.js';
 import { parseReference, type ImageReference } from '../distribution/reference.js';
 import { CancelledError, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
@@ -13,9 +14,12 @@ import { chainIds } from './chain-id.js';
 import type { ImageRecord, ImageStore } from './image-store.js';
 import { parseImageConfig, parseManifest, parseManifestOrIndex, selectPlatform, type Descriptor, type ImageConfig } from './manifest.js';
 import { isLayerType } from './media-types.js';
+import { BlobDownloads, type BlobDownload } from './blob-downloads.js';
 
 export const DEFAULT_PLATFORM = { os: 'linux', architecture: 'amd64' } as const;
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** Smaller layers are unpacked once downloaded: following their download costs more than it saves. */
+const FOLLOW_DOWNLOAD_MIN_BYTES = 1 << 20;
 
 export interface PullProgress {
   /** Called with the bytes of a blob as they arrive (for progress bars and metrics). */
@@ -44,8 +48,9 @@ export interface PullerDeps {
  * Pull = resolve → fetch manifest(s), config and layers into the content store
  * (digest-verified) → unpack each layer into an overlay snapshot keyed by its
  * chain id → record the image names. Downloads run concurrently; each layer is
- * unpacked (on a worker thread) as soon as it is downloaded, side by side with
- * the others, and committed onto its parent once that one is committed. The
+ * unpacked (on a worker thread) while it downloads, reading its ingest file
+ * as it grows, side by side with the others, and committed onto its parent
+ * once that one is committed and its blob is verified and stored. The
  * image is recorded only when every layer is, so a crash never leaves a
  * visible half image. Concurrent pulls share blob downloads and unpacks.
  */
@@ -56,6 +61,7 @@ export class ImagePuller {
   private readonly downloads: Semaphore;
   private readonly unpackWindow: number;
   private readonly appliers: LayerApplyWorkers;
+  private readonly inProgress = new BlobDownloads();
 
   constructor(private readonly deps: PullerDeps) {
     this.downloads = new Semaphore(deps.concurrentDownloads ?? 4);
@@ -165,15 +171,23 @@ export class ImagePuller {
       if (await this.deps.content.info(desc.digest)) return;
       await this.downloads.run(async () => {
         blobSignal.throwIfAborted();
-        await this.deps.content.ingest(
-          `fetch-${desc.digest}`,
-          async (offset) => {
-            const stream = await client.fetchBlob(host, ref.path, desc, offset, blobSignal);
-            if (progress.onBytes) stream.on('data', (chunk: Buffer) => progress.onBytes!(desc.digest, chunk.length));
-            return stream;
-          },
-          { digest: desc.digest, size: desc.size },
-        );
+        const download = this.inProgress.start(desc.digest);
+        try {
+          await this.deps.content.ingest(
+            `fetch-${desc.digest}`,
+            async (offset) => {
+              const stream = await client.fetchBlob(host, ref.path, desc, offset, blobSignal);
+              if (progress.onBytes) stream.on('data', (chunk: Buffer) => progress.onBytes!(desc.digest, chunk.length));
+              return stream;
+            },
+            { digest: desc.digest, size: desc.size },
+            { opened: (path, offset) => download.opened(path, offset), written: (total) => download.written(total) },
+          );
+          download.finished();
+        } catch (err) {
+          download.failed(err as Error);
+          throw err;
+        }
       });
     }, signal);
   }
@@ -192,11 +206,10 @@ export class ImagePuller {
       const leavingWindow = i >= this.unpackWindow ? unpacks[i - this.unpackWindow] : undefined;
       const parent = i > 0 ? { chainId: chain[i - 1]!, committed: unpacks[i - 1]! } : undefined;
       const unpack = (async () => {
-        await downloads[i];
         await leavingWindow?.catch(() => undefined);
         if (lowestFailed < i) throw new FailedPreconditionError(`layer ${layers[i]!.digest} not unpacked: a lower layer failed`);
         signal.throwIfAborted();
-        await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, parent);
+        await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, parent, downloads[i]!);
       })();
       unpack.catch(() => {
         lowestFailed = Math.min(lowestFailed, i);
@@ -214,18 +227,21 @@ export class ImagePuller {
     diffId: string,
     chainId: string,
     parent: { chainId: string; committed: Promise<void> } | undefined,
+    downloaded: Promise<void>,
   ): Promise<void> {
     return this.unpackFlights.do(chainId, async () => {
       if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
+      const downloading = layer.size >= FOLLOW_DOWNLOAD_MIN_BYTES ? await this.inProgress.whenOpened(layer.digest, downloaded) : undefined;
+      if (!downloading) await downloaded;
       const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
       lease.add('snapshot', key);
       // Parentless: the layer's own changes only, whiteouts as overlay markers; chained on commit.
       await this.deps.snapshots.prepare(key, undefined, { 'berth.io/unpacking': layer.digest });
       const dirs = this.deps.snapshots.layerDirs(key);
       try {
-        await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, {
+        const options = {
           root: dirs.upper,
-          whiteoutMode: 'overlay',
+          whiteoutMode: 'overlay' as const,
           // Only a hardlink to a file of a lower layer needs them, and waits for them.
           lowerDirs: async () => {
             if (!parent) return [];
@@ -234,7 +250,9 @@ export class ImagePuller {
             return [lower.upper, ...lower.lowers];
           },
           expectedDiffId: diffId,
-        });
+        };
+        if (downloading) await this.applyWhileDownloading(layer, downloading, downloaded, options);
+        else await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, options);
         await parent?.committed;
         await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest }, parent ? { parent: parent.chainId } : {});
       } catch (err) {
@@ -244,5 +262,44 @@ export class ImagePuller {
         throw err;
       }
     });
+  }
+
+  /**
+   * Applies a layer from its ingest file as the download writes it. The apply
+   * may finish first; the snapshot is committed only once the blob is verified
+   * and stored too, and a failed download is the error reported.
+   */
+  private async applyWhileDownloading(
+    layer: Descriptor,
+    download: BlobDownload,
+    downloaded: Promise<void>,
+    options: Parameters<LayerApplyWorkers['apply']>[2],
+  ): Promise<void> {
+    let handle: FileHandle;
+    try {
+      handle = await open(download.path, 'r');
+    } catch {
+      // Committed (renamed into the blob store) or failed meanwhile.
+      await downloaded;
+      await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, options);
+      return;
+    }
+    try {
+      const file: GrowingLayerFile = {
+        fd: handle.fd,
+        get available() {
+          return download.available;
+        },
+        follow: (listener) => download.follow(listener),
+      };
+      const [applied, fetched] = await Promise.allSettled<[Promise<ApplyResult>, Promise<void>]>([
+        this.appliers.applyGrowing(file, layer.size, options),
+        downloaded,
+      ]);
+      if (fetched.status === 'rejected') throw fetched.reason;
+      if (applied.status === 'rejected') throw applied.reason;
+    } finally {
+      await handle.close();
+    }
   }
 }

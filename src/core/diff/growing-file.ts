@@ -1,0 +1,73 @@
+import { read } from 'node:fs';
+import { Readable } from 'node:stream';
+
+const READ_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Reads the first `size` bytes of a file another writer is still appending to
+ * (a layer's ingest file while it downloads). It reads what the writer has
+ * reported as written, waits for `grow()` when it catches up, and ends at
+ * `size`. The fd belongs to the caller, who closes it once the stream is done;
+ * a file number (not a FileHandle) so a worker thread can read it too.
+ */
+export class GrowingFileReader extends Readable {
+  private offset = 0;
+  private reading = false;
+  private waitingForData = false;
+
+  constructor(
+    private readonly fd: number,
+    private readonly size: number,
+    private available: number,
+  ) {
+    super({ highWaterMark: READ_CHUNK_BYTES });
+  }
+
+  /** The writer has now written `available` bytes. */
+  grow(available: number): void {
+    this.available = Math.max(this.available, Math.min(available, this.size));
+    if (this.waitingForData && this.offset < this.available) {
+      this.waitingForData = false;
+      this.readNext();
+    }
+  }
+
+  /** The writer failed: the stream ends with `err`. */
+  fail(err: Error): void {
+    if (!this.destroyed) this.destroy(err);
+  }
+
+  override _read(): void {
+    this.readNext();
+  }
+
+  private readNext(): void {
+    if (this.reading || this.destroyed) return;
+    if (this.offset >= this.size) {
+      this.push(null);
+      return;
+    }
+    if (this.offset >= this.available) {
+      this.waitingForData = true;
+      return;
+    }
+    const length = Math.min(READ_CHUNK_BYTES, this.available - this.offset);
+    const buffer = Buffer.allocUnsafe(length);
+    this.reading = true;
+    read(this.fd, buffer, 0, length, this.offset, (err, bytesRead) => {
+      this.reading = false;
+      if (this.destroyed) return;
+      if (err) {
+        this.destroy(err);
+        return;
+      }
+      if (bytesRead === 0) {
+        this.destroy(new Error(`the layer file ended at byte ${this.offset} of ${this.size}, before its writer said it would`));
+        return;
+      }
+      this.offset += bytesRead;
+      // push() returning true means Readable wants more: it calls _read again itself.
+      this.push(buffer.subarray(0, bytesRead));
+    });
+  }
+}
