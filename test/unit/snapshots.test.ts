@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { openMetadataDb, schemaVersion, type Db } from '../../src/core/metadata/db.js';
 import { MIGRATIONS } from '../../src/core/metadata/migrations.js';
 import { OverlaySnapshotter } from '../../src/core/snapshots/overlay.js';
+import { unreachableSnapshots } from '../../src/core/gc/collector.js';
 
 describe('overlay snapshotter', () => {
   let dir: string;
@@ -115,5 +116,39 @@ describe('overlay snapshotter', () => {
   it('cleanup removes directories a crash left without a record', async () => {
     await mkdir(join(snapshots.root, '9999', 'fs'), { recursive: true });
     assert.deepEqual(await snapshots.cleanup(), ['9999']);
+  });
+
+  it('removeAll takes a chain children first in one go, and refuses (changing nothing) when a parent would go before its child', async () => {
+    await snapshots.prepare('extract-a', undefined);
+    await snapshots.commit('sha256:chain-a', 'extract-a');
+    await snapshots.prepare('extract-b', 'sha256:chain-a');
+    await snapshots.commit('sha256:chain-b', 'extract-b');
+    const dirA = snapshots.layerDirs('sha256:chain-a').upper;
+    await assert.rejects(snapshots.removeAll(['sha256:chain-a', 'sha256:chain-b']), /has 1 children/);
+    assert.ok(snapshots.stat('sha256:chain-b'), 'the transaction rolled back');
+    assert.ok(existsSync(dirA));
+    await snapshots.removeAll(['sha256:chain-b', 'sha256:chain-a']);
+    assert.equal(snapshots.stat('sha256:chain-a'), undefined);
+    assert.equal(existsSync(dirA), false);
+  });
+});
+
+describe('unreachableSnapshots', () => {
+  const snap = (key: string, parent?: string, kind: 'committed' | 'active' = 'committed') =>
+    ({ key, kind, labels: {}, createdAt: new Date(0), ...(parent ? { parent } : {}) }) as Parameters<typeof unreachableSnapshots>[0][number];
+
+  it('orders a dead chain children first and keeps what live snapshots and containers build on', () => {
+    const all = [
+      snap('l1'),
+      snap('l2', 'l1'),
+      snap('l3', 'l2'),
+      snap('k1'),
+      snap('k2', 'k1'),
+      snap('container-rw', 'k2', 'active'),
+      snap('extract-left-by-crash', undefined, 'active'),
+      snap('live1'),
+      snap('live2', 'live1'),
+    ];
+    assert.deepEqual(unreachableSnapshots(all, new Set(['live2'])), ['l3', 'extract-left-by-crash', 'l2', 'l1']);
   });
 });

@@ -4,6 +4,7 @@ import type { ImageStore } from '../images/image-store.js';
 import { parseImageConfig, parseManifest } from '../images/manifest.js';
 import type { LeaseManager } from '../leases/leases.js';
 import type { OverlaySnapshotter } from '../snapshots/overlay.js';
+import type { SnapshotInfo } from '../snapshots/snapshotter.js';
 
 export interface CollectResult {
   blobsRemoved: number;
@@ -23,8 +24,7 @@ const MAX_METADATA_BLOB = 8 * 1024 * 1024;
 /**
  * Mark and sweep: everything an image name reaches (its target, manifest,
  * config, layers and their snapshots) or a lease protects is kept; other
- * blobs and committed snapshots without children are removed. Writable
- * container snapshots are never collected here: their owners remove them.
+ * blobs and committed snapshots nothing live builds on are removed.
  * Callers must keep pulls out while this runs (ImageService's lock).
  */
 export async function collectGarbage(deps: CollectorDeps): Promise<CollectResult> {
@@ -47,33 +47,34 @@ export async function collectGarbage(deps: CollectorDeps): Promise<CollectResult
     }
   }
 
-  let blobsRemoved = 0;
-  let bytesFreed = 0;
-  const doomed: { digest: string; size: number }[] = [];
+  const doomedBlobs: { digest: string; size: number }[] = [];
   for await (const blob of deps.content.walk()) {
-    if (!liveContent.has(blob.digest)) doomed.push({ digest: blob.digest, size: blob.size });
+    if (!liveContent.has(blob.digest)) doomedBlobs.push({ digest: blob.digest, size: blob.size });
   }
-  for (const blob of doomed) {
-    await deps.content.delete(blob.digest);
-    blobsRemoved++;
-    bytesFreed += blob.size;
-  }
+  await Promise.all(doomedBlobs.map((blob) => deps.content.delete(blob.digest)));
+  const bytesFreed = doomedBlobs.reduce((n, blob) => n + blob.size, 0);
 
-  let snapshotsRemoved = 0;
+  const doomedSnapshots = unreachableSnapshots(deps.snapshots.list(), liveSnapshots);
+  await deps.snapshots.removeAll(doomedSnapshots);
+  return { blobsRemoved: doomedBlobs.length, bytesFreed, snapshotsRemoved: doomedSnapshots.length };
+}
+
+/**
+ * The snapshots to collect, children before parents: committed ones (and
+ * extractions a crashed pull left) that nothing live is built on. Writable
+ * container snapshots are never collected here: their owners remove them.
+ */
+export function unreachableSnapshots(all: readonly SnapshotInfo[], live: ReadonlySet<string>): string[] {
+  let remaining = [...all];
+  const doomed: string[] = [];
   for (;;) {
-    const all = deps.snapshots.list();
-    const parents = new Set(all.map((s) => s.parent).filter((p): p is string => p !== undefined));
-    const removable = all.filter(
-      (s) =>
-        !parents.has(s.key) &&
-        !liveSnapshots.has(s.key) &&
-        (s.kind === 'committed' || (s.kind === 'active' && s.key.startsWith('extract-'))),
+    const parents = new Set(remaining.map((s) => s.parent).filter((p): p is string => p !== undefined));
+    const removable = remaining.filter(
+      (s) => !parents.has(s.key) && !live.has(s.key) && (s.kind === 'committed' || (s.kind === 'active' && s.key.startsWith('extract-'))),
     );
-    if (removable.length === 0) break;
-    for (const s of removable) {
-      await deps.snapshots.remove(s.key);
-      snapshotsRemoved++;
-    }
+    if (removable.length === 0) return doomed;
+    const gone = new Set(removable.map((s) => s.key));
+    doomed.push(...gone);
+    remaining = remaining.filter((s) => !gone.has(s.key));
   }
-  return { blobsRemoved, bytesFreed, snapshotsRemoved };
 }

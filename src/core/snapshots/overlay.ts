@@ -31,7 +31,10 @@ export interface LayerDirs {
 export class OverlaySnapshotter implements Snapshotter {
   private readonly statements;
 
-  constructor(db: Db, readonly root: string) {
+  constructor(
+    private readonly db: Db,
+    readonly root: string,
+  ) {
     this.statements = {
       get: db.prepare<[string], SnapshotRow>('SELECT * FROM snapshots WHERE key = ?'),
       insert: db.prepare<[string, string | null, SnapshotKind, string, number]>(
@@ -127,6 +130,23 @@ export class OverlaySnapshotter implements Snapshotter {
     if (n > 0) throw new FailedPreconditionError(`snapshot ${key} has ${n} children; remove them first`);
     this.statements.delete.run(key);
     await rm(this.snapshotDir(row.id), { recursive: true, force: true });
+  }
+
+  /**
+   * Removes several snapshots, children before their parents: every record in
+   * one transaction (all or none), then the directories side by side.
+   */
+  async removeAll(keys: readonly string[]): Promise<void> {
+    const ids = this.db.transaction(() =>
+      keys.map((key) => {
+        const row = this.require(key);
+        const { n } = this.statements.children.get(key)!;
+        if (n > 0) throw new FailedPreconditionError(`snapshot ${key} has ${n} children; remove them first`);
+        this.statements.delete.run(key);
+        return row.id;
+      }),
+    )();
+    await Promise.all(ids.map((id) => rm(this.snapshotDir(id), { recursive: true, force: true })));
   }
 
   async usage(key: string): Promise<SnapshotUsage> {
