@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,15 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* mallocTrim(): hands the C heap's free memory back to the kernel (glibc keeps
+ * the arenas of exited threads, such as layer-apply workers, otherwise) */
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  napi_value released;
+  (void)info;
+  napi_get_boolean(env, malloc_trim(0) == 1, &released);
+  return released;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -307,6 +317,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   berth_fdio_register(env, exports);

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { BerthError, type BerthErrorCode } from '../errors.js';
 import { applyLayer, type ApplyResult, type WhiteoutMode } from './apply.js';
 import { GrowingFileReader } from './growing-file.js';
+import { mallocTrim, nativeAvailable } from '../sys/native.js';
 
 export interface FileApplyOptions {
   /** Target directory; must exist. */
@@ -43,7 +44,7 @@ export interface LayerApplyWorkersOptions {
   maxWorkers?: number;
   /** Layer files smaller than this are applied on the calling thread: a worker round trip costs more (default 1 MiB). */
   minWorkerBytes?: number;
-  /** A worker idle this long exits (default 10 s). */
+  /** A worker idle this long exits (default 1 s: a worker costs ~10 MiB of RSS, starting one ~30 ms). */
   idleTimeoutMs?: number;
 }
 
@@ -95,7 +96,7 @@ export class LayerApplyWorkers {
   constructor(options: LayerApplyWorkersOptions = {}) {
     this.maxWorkers = options.maxWorkers ?? 4;
     this.minWorkerBytes = options.minWorkerBytes ?? 1 << 20;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 10_000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 1_000;
   }
 
   /** Applies the layer stored in the file at `path` (tar, tar+gzip or tar+zstd). */
@@ -220,6 +221,9 @@ export class LayerApplyWorkers {
 
   private retire(pooled: PooledWorker): void {
     if (pooled.job || !this.workers.delete(pooled)) return;
-    void pooled.worker.terminate();
+    // The exited thread's malloc arena stays with the process unless trimmed.
+    void pooled.worker.terminate().then(() => {
+      if (nativeAvailable()) mallocTrim();
+    });
   }
 }

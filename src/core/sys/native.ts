@@ -25,6 +25,7 @@ interface BerthSysAddon {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
   flock(fd: number, operation: number): void;
+  mallocTrim(): boolean;
   seqpacketConnect(path: string): number;
   openPty(): Pty;
   setWindowSize(fd: number, rows: number, cols: number): void;
@@ -153,6 +154,11 @@ export const LOCK_UN = 8;
 /** flock(2) on an open file descriptor; with LOCK_NB a held lock fails with EWOULDBLOCK. */
 export function flock(fd: number, operation: number): void {
   load().flock(fd, operation);
+}
+
+/** malloc_trim(0): returns free C-heap memory to the kernel; true when some was released. */
+export function mallocTrim(): boolean {
+  return load().mallocTrim();
 }
 
 /**
