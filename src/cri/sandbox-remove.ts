@@ -6,6 +6,7 @@ import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
 import { stopSandbox } from './sandbox-stop.js';
+import { allSettledOrThrow } from '../core/util/concurrency.js';
 
 /** Stops the pod if needed and removes everything it owned. Unknown ids succeed. */
 export async function removePodSandbox(ctx: CriContext, req: RemovePodSandboxRequest__Output): Promise<RemovePodSandboxResponse> {
@@ -17,9 +18,11 @@ export async function removePodSandbox(ctx: CriContext, req: RemovePodSandboxReq
     await removeContainerNow(ctx, c.id);
   }
   await rt.locks.run(sandbox.id, async () => {
-    await rt.tasks.delete(sandbox.id, sandbox.runtimeHandler);
-    if (rt.snapshots.stat(sandbox.id)) await rt.snapshots.remove(sandbox.id);
-    await removePodFiles(rt.podDir(sandbox.id), rt.podRunDir(sandbox.id));
+    const pauseGone = (async () => {
+      await rt.tasks.delete(sandbox.id, sandbox.runtimeHandler);
+      if (rt.snapshots.stat(sandbox.id)) await rt.snapshots.remove(sandbox.id);
+    })();
+    await allSettledOrThrow([pauseGone, removePodFiles(rt.podDir(sandbox.id), rt.podRunDir(sandbox.id))]);
     rt.sandboxes.delete(sandbox.id);
     ctx.stats.forget(sandbox.id);
     publishContainerEvent(ctx, ctx.events, sandbox.id, 'CONTAINER_DELETED_EVENT');
