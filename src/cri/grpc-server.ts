@@ -8,9 +8,10 @@ import { MalformedRequest, malformedDetails, tolerantDecoders } from './request-
 
 /**
  * A unary CRI handler: request in, response out; thrown errors become gRPC
- * statuses. `signal` aborts when the client cancels or its deadline passes.
+ * statuses. `signal` aborts when the client cancels or its deadline passes;
+ * only handlers that declare it (as a third parameter) are given one.
  */
-export type UnaryHandler = (ctx: CriContext, request: never, signal: AbortSignal) => Promise<object>;
+export type UnaryHandler = (ctx: CriContext, request: never, signal?: AbortSignal) => Promise<object>;
 /** A server-streaming CRI handler writes to the call until it ends or the client leaves. */
 export type StreamHandler = (ctx: CriContext, request: never, call: grpc.ServerWritableStream<object, object>) => Promise<void>;
 
@@ -83,6 +84,8 @@ function implementService(
       continue;
     }
     const handler = handlers.unary[method];
+    // Only handlers that declare the signal parameter (PullImage) get one: the polled calls skip its cost.
+    const wantsSignal = handler !== undefined && handler.length >= 3;
     impl[method] = (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
       const started = process.hrtime.bigint();
       if (!handler) {
@@ -97,15 +100,18 @@ function implementService(
         return;
       }
       inFlight.add(call);
-      const clientGone = new AbortController();
       let answered = false;
-      // grpc-js also emits 'cancelled' when the stream closes after the answer: nothing to abort then.
-      call.once('cancelled', () => {
-        if (!answered) clientGone.abort(new CancelledError(`${rpc} cancelled: the client went away or its deadline passed`));
-      });
+      let clientGone: AbortController | undefined;
+      if (wantsSignal) {
+        const controller = (clientGone = new AbortController());
+        // grpc-js also emits 'cancelled' when the stream closes after the answer: nothing to abort then.
+        call.once('cancelled', () => {
+          if (!answered) controller.abort(new CancelledError(`${rpc} cancelled: the client went away or its deadline passed`));
+        });
+      }
       let result: Promise<object>;
       try {
-        result = handler(ctx, call.request as never, clientGone.signal);
+        result = handler(ctx, call.request as never, clientGone?.signal);
       } catch (err) {
         result = Promise.reject(err);
       }
