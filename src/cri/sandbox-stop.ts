@@ -13,12 +13,14 @@ import type { SandboxRecord } from '../core/metadata/records.js';
 const PAUSE_EXIT_WAIT_MS = 10_000;
 
 /** Stops every container, the pause process, and the pod's networking. Idempotent. */
-export async function stopSandbox(ctx: CriContext, sandbox: SandboxRecord): Promise<void> {
+export async function stopSandbox(ctx: CriContext, given: SandboxRecord): Promise<void> {
   const rt = ctx.runtime;
-  for (const c of rt.containers.all().filter((c) => c.sandboxId === sandbox.id)) {
+  for (const c of rt.containers.all().filter((c) => c.sandboxId === given.id)) {
     await stopContainerNow(ctx, c.id, 0);
   }
-  await rt.locks.run(sandbox.id, async () => {
+  await rt.locks.run(given.id, async () => {
+    // Read under the lock: a RunPodSandbox that held it may have recorded the netns since.
+    const sandbox = rt.sandboxes.get(given.id) ?? given;
     // The namespace is pinned by its mount, not by the pause process: the network goes while the pause does.
     const network = sandbox.netnsPath ? tearDownNetwork(ctx, sandbox.id, sandbox.netnsPath) : Promise.resolve();
     const pause = stopPause(ctx, sandbox);
