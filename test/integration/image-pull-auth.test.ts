@@ -145,4 +145,20 @@ describe('PullImage from a token-auth registry', () => {
     assert.deepEqual(listed, []);
     assert.equal(blobStored(wrong, images.fourth!.layers[0]!.digest), false);
   });
+
+  it('sends AuthConfig credentials only to the host its server_address names', async () => {
+    const fresh = await daemonWith();
+    // Credentials for another registry are not handed to the mirror: the pull is anonymous there.
+    await assert.rejects(
+      fresh.cri.image.PullImage({ image: { image: 'fourth:1' }, auth: { username: USER, password: PASSWORD, server_address: 'https://registry.example.com/v1/' } }),
+      new RegExp(`wants credentials for ${auth.registry.host} and none were given`),
+    );
+    const before = auth.requests.length;
+    const pulled = await fresh.cri.image.PullImage({
+      image: { image: 'fourth:1' },
+      auth: { username: USER, password: PASSWORD, server_address: `https://${auth.registry.host}` },
+    });
+    assert.equal(pulled.image_ref, images.fourth!.config.digest);
+    assert.ok(auth.requests.slice(before).some((r) => r.user === USER && r.status === 200), 'the named host got the credentials');
+  });
 });

@@ -35,6 +35,13 @@ export interface ImageServiceDeps {
 const FULL_ID = /^(?:sha256:)?([a-f0-9]{64})$/;
 const ID_PREFIX = /^(?:sha256:)?([a-f0-9]{6,63})$/;
 
+/** A pull request's own credentials: which to send to each registry host, and a key telling requests apart. */
+export interface PullCredentials {
+  forHost(host: string): Credentials | undefined;
+  /** Equal for equal credentials: pulls share their work only with pulls that bring the same. */
+  key: string;
+}
+
 /**
  * The image half of berth, used by the CRI ImageService and by sandbox and
  * container creation: pull, look up by any name or id, list, remove + collect.
@@ -62,14 +69,14 @@ export class ImageService {
    * what it stored but no image references is collected (queued right away,
    * so later pulls and removals wait for it).
    */
-  async pull(reference: string, credentials?: Credentials, progress?: PullProgress, signal?: AbortSignal): Promise<PulledImage> {
+  async pull(reference: string, credentials?: PullCredentials, progress?: PullProgress, signal?: AbortSignal): Promise<PulledImage> {
     parseReference(reference); // a malformed name fails here, before anything is stored
     try {
       return await this.gcLock.read(async () => {
         if (!credentials) return this.puller.pull(reference, this.defaultClient, progress, undefined, signal);
-        const client = new RegistryClient({ configPath: this.deps.registryConfigPath, userAgent: 'berth', credentials: () => credentials });
+        const client = new RegistryClient({ configPath: this.deps.registryConfigPath, userAgent: 'berth', credentials: credentials.forHost });
         try {
-          return await this.puller.pull(reference, client, progress, `auth:${JSON.stringify(credentials)}`, signal);
+          return await this.puller.pull(reference, client, progress, `auth:${credentials.key}`, signal);
         } finally {
           client.close();
         }
