@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { credentialsLookup } from '../config/registry-auth.js';
+import { STALE_INGEST_MS } from '../core/gc/collector.js';
 import type { BerthConfig } from '../config/schema.js';
 import { LocalContentStore } from '../core/content/local-store.js';
 import { ImageService } from '../core/images/image-service.js';
@@ -43,13 +44,13 @@ export async function openCoreServices(config: BerthConfig, logger: Logger): Pro
     }
   }
   const orphanDirs = await snapshots.cleanup();
-  const completedIngests = await content.removeCompletedIngests();
-  if (staleLeases + staleUnpacks + orphanDirs.length + completedIngests.length > 0) {
+  const finishedIngests = await content.removeFinishedIngests(STALE_INGEST_MS);
+  if (staleLeases + staleUnpacks + orphanDirs.length + finishedIngests.length > 0) {
     logger.info('recovered after an unclean stop', {
       staleLeases,
       staleUnpacks,
       orphanSnapshotDirs: orphanDirs.length,
-      completedIngests: completedIngests.length,
+      finishedIngests: finishedIngests.length,
     });
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile, chmod, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -204,9 +204,26 @@ describe('LocalContentStore', () => {
       await w.close();
     }
     await store.ingest('another-ref', Readable.from([done]), { digest: digestOf(done), size: done.length });
-    assert.deepEqual(await store.removeCompletedIngests(), ['left-behind']);
+    assert.deepEqual(await store.removeFinishedIngests(), ['left-behind']);
     assert.deepEqual((await store.listIngests()).map((i) => i.ref), ['still-needed']);
     assert.deepEqual(await store.readAll(digestOf(done)), done);
+  });
+
+  it('drops partial downloads nothing has written to for the stale age, keeping fresher ones', async (t) => {
+    const storeRoot = await tempRoot(t);
+    const store = new LocalContentStore(storeRoot);
+    for (const ref of ['abandoned', 'recent']) {
+      const data = randomBytes(1000);
+      const w = await store.writer(ref, { digest: digestOf(data), size: data.length });
+      await w.write(data.subarray(0, 500));
+      await w.close();
+    }
+    const abandoned = (await store.listIngests()).find((i) => i.ref === 'abandoned')!;
+    const dataFile = join(storeRoot, 'ingest', createHash('sha256').update('abandoned').digest('hex'), 'data');
+    const twoDaysAgo = new Date(abandoned.updatedAt.getTime() - 2 * 24 * 3600 * 1000);
+    await utimes(dataFile, twoDaysAgo, twoDaysAgo);
+    assert.deepEqual(await store.removeFinishedIngests(24 * 3600 * 1000), ['abandoned']);
+    assert.deepEqual((await store.listIngests()).map((i) => i.ref), ['recent']);
   });
 
   it('deletes, walks and labels blobs', async (t) => {

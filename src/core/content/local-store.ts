@@ -243,19 +243,21 @@ export class LocalContentStore implements ContentStore {
   }
 
   /**
-   * Removes ingests whose blob is already committed: a crash between the
-   * commit's rename and the removal of its ingest directory leaves one behind,
-   * and no later ingest of that digest would ever clean it. Returns the refs.
+   * Removes ingests no writer will finish: those whose blob is already
+   * committed (a crash between the commit's rename and the removal of its
+   * ingest directory leaves one behind, and no later ingest of that digest
+   * would ever clean it), and partial downloads nothing has written to for
+   * `staleAfterMs` (kept until then so a retried pull resumes). Returns the refs.
    */
-  async removeCompletedIngests(): Promise<string[]> {
+  async removeFinishedIngests(staleAfterMs = Number.POSITIVE_INFINITY): Promise<string[]> {
     const removed: string[] = [];
-    for (const name of await listDir(this.ingestDir)) {
-      const dir = join(this.ingestDir, name);
-      const record = await readIngestRecord(dir);
-      if (!record?.expected || this.activeRefs.has(record.ref)) continue;
-      if ((await this.info(record.expected.digest)) === undefined) continue;
-      await rm(dir, { recursive: true, force: true });
-      removed.push(record.ref);
+    const now = Date.now();
+    for (const ingest of await this.listIngests()) {
+      if (this.activeRefs.has(ingest.ref)) continue;
+      const completed = ingest.expected !== undefined && (await this.info(ingest.expected.digest)) !== undefined;
+      if (!completed && now - ingest.updatedAt.getTime() < staleAfterMs) continue;
+      await rm(this.ingestPath(ingest.ref), { recursive: true, force: true });
+      removed.push(ingest.ref);
     }
     return removed;
   }

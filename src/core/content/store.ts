@@ -76,5 +76,7 @@ export interface ContentStore {
   setLabels(digest: string, labels: Record<string, string>): Promise<BlobInfo>;
   listIngests(): Promise<IngestStatus[]>;
   abortIngest(ref: string): Promise<void>;
+  /** Removes ingests whose blob is committed, and those not written to for `staleAfterMs`; returns their refs. */
+  removeFinishedIngests(staleAfterMs?: number): Promise<string[]>;
   verify(): Promise<VerifyProblem[]>;
 }

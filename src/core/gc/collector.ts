@@ -20,6 +20,8 @@ export interface CollectorDeps {
 }
 
 const MAX_METADATA_BLOB = 8 * 1024 * 1024;
+/** A partial download nothing has written to for this long is dropped (containerd's pull leases expire after 24 h too). */
+export const STALE_INGEST_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Mark and sweep: everything an image name reaches (its target, manifest,
@@ -52,6 +54,7 @@ export async function collectGarbage(deps: CollectorDeps): Promise<CollectResult
     if (!liveContent.has(blob.digest)) doomedBlobs.push({ digest: blob.digest, size: blob.size });
   }
   await Promise.all(doomedBlobs.map((blob) => deps.content.delete(blob.digest)));
+  await deps.content.removeFinishedIngests(STALE_INGEST_MS);
   const bytesFreed = doomedBlobs.reduce((n, blob) => n + blob.size, 0);
 
   const doomedSnapshots = unreachableSnapshots(deps.snapshots.list(), liveSnapshots);

@@ -49,6 +49,7 @@ export interface PullCredentials {
 export class ImageService {
   private readonly puller: ImagePuller;
   private readonly gcLock = new ReadWriteLock();
+  private queuedCollection: Promise<CollectResult> | undefined;
   /** For pulls without CRI credentials: configured credentials per host, shared token cache. */
   private readonly defaultClient: RegistryClient;
   private readonly configCache = new Map<string, ImageConfig>();
@@ -138,8 +139,17 @@ export class ImageService {
     });
   }
 
+  /**
+   * Collects garbage once nothing else holds the lock. Requests made while a
+   * collection is still waiting for the lock share it (it will see their
+   * garbage too), so a burst of failed pulls queues one collection, not one each.
+   */
   collect(): Promise<CollectResult> {
-    return this.gcLock.write(() => collectGarbage(this.deps));
+    this.queuedCollection ??= this.gcLock.write(() => {
+      this.queuedCollection = undefined;
+      return collectGarbage(this.deps);
+    });
+    return this.queuedCollection;
   }
 
   close(): void {
