@@ -19,8 +19,10 @@ export async function stopSandbox(ctx: CriContext, given: SandboxRecord): Promis
     await stopContainerNow(ctx, c.id, 0);
   }
   await rt.locks.run(given.id, async () => {
-    // Read under the lock: a RunPodSandbox that held it may have recorded the netns since.
-    const sandbox = rt.sandboxes.get(given.id) ?? given;
+    // Read under the lock: a RunPodSandbox that held it may have recorded the netns since,
+    // and a RemovePodSandbox that held it has done everything.
+    const sandbox = rt.sandboxes.get(given.id);
+    if (!sandbox) return;
     // The namespace is pinned by its mount, not by the pause process: the network goes while the pause does.
     const network = sandbox.netnsPath ? tearDownNetwork(ctx, sandbox.id, sandbox.netnsPath) : Promise.resolve();
     const pause = stopPause(ctx, sandbox);

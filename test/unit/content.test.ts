@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile, chmod, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile, chmod, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -194,8 +194,9 @@ describe('LocalContentStore', () => {
     await assert.rejects(store.abortIngest('to-abort'), NotFoundError);
   });
 
-  it('removes ingests left behind for blobs already committed, keeping the others', async (t) => {
-    const store = new LocalContentStore(await tempRoot(t));
+  it('removes ingests left behind for blobs already committed, or without a record, keeping the others', async (t) => {
+    const root = await tempRoot(t);
+    const store = new LocalContentStore(root);
     const done = randomBytes(1000);
     const pending = randomBytes(1000);
     for (const [ref, data] of [['left-behind', done], ['still-needed', pending]] as const) {
@@ -204,7 +205,9 @@ describe('LocalContentStore', () => {
       await w.close();
     }
     await store.ingest('another-ref', Readable.from([done]), { digest: digestOf(done), size: done.length });
-    assert.deepEqual(await store.removeFinishedIngests(), ['left-behind']);
+    // A crash while an ingest directory was being removed (or created) leaves it without its record.
+    await mkdir(join(root, 'ingest', 'half-removed'));
+    assert.deepEqual((await store.removeFinishedIngests()).sort(), ['half-removed', 'left-behind']);
     assert.deepEqual((await store.listIngests()).map((i) => i.ref), ['still-needed']);
     assert.deepEqual(await store.readAll(digestOf(done)), done);
   });

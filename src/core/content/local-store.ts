@@ -243,21 +243,29 @@ export class LocalContentStore implements ContentStore {
   }
 
   /**
-   * Removes ingests no writer will finish: those whose blob is already
-   * committed (a crash between the commit's rename and the removal of its
-   * ingest directory leaves one behind, and no later ingest of that digest
-   * would ever clean it), and partial downloads nothing has written to for
-   * `staleAfterMs` (kept until then so a retried pull resumes). Returns the refs.
+   * Removes ingests no writer will finish: directories without a record (a
+   * crash while one was being created, or while a finished one was being
+   * removed), those whose blob is already committed (a crash between the
+   * commit's rename and the removal of its directory; no later ingest of that
+   * digest would ever clean it), and partial downloads nothing has written to
+   * for `staleAfterMs` (kept until then so a retried pull resumes). Returns
+   * the refs (a directory without a record by its name).
    */
   async removeFinishedIngests(staleAfterMs = Number.POSITIVE_INFINITY): Promise<string[]> {
     const removed: string[] = [];
     const now = Date.now();
-    for (const ingest of await this.listIngests()) {
-      if (this.activeRefs.has(ingest.ref)) continue;
-      const completed = ingest.expected !== undefined && (await this.info(ingest.expected.digest)) !== undefined;
-      if (!completed && now - ingest.updatedAt.getTime() < staleAfterMs) continue;
-      await rm(this.ingestPath(ingest.ref), { recursive: true, force: true });
-      removed.push(ingest.ref);
+    const activeDirs = new Set([...this.activeRefs].map((ref) => this.ingestPath(ref)));
+    for (const name of await listDir(this.ingestDir)) {
+      const dir = join(this.ingestDir, name);
+      if (activeDirs.has(dir)) continue;
+      const record = await readIngestRecord(dir);
+      if (record) {
+        const completed = record.expected !== undefined && (await this.info(record.expected.digest)) !== undefined;
+        const updatedAt = (await stat(join(dir, INGEST_DATA)).catch(() => undefined))?.mtime ?? new Date(record.startedAt);
+        if (!completed && now - updatedAt.getTime() < staleAfterMs) continue;
+      }
+      await rm(dir, { recursive: true, force: true });
+      removed.push(record?.ref ?? name);
     }
     return removed;
   }

@@ -222,8 +222,11 @@ export class LayerApplyWorkers {
   private retire(pooled: PooledWorker): void {
     if (pooled.job || !this.workers.delete(pooled)) return;
     // The exited thread's malloc arena stays with the process unless trimmed.
-    void pooled.worker.terminate().then(() => {
-      if (nativeAvailable()) mallocTrim();
-    });
+    void pooled.worker
+      .terminate()
+      .then(() => {
+        if (nativeAvailable()) mallocTrim();
+      })
+      .catch(() => undefined);
   }
 }

@@ -1,5 +1,6 @@
 import type { ContentStore } from '../content/store.js';
 import { chainIds } from '../images/chain-id.js';
+import { allSettledOrThrow } from '../util/concurrency.js';
 import type { ImageStore } from '../images/image-store.js';
 import { parseImageConfig, parseManifest } from '../images/manifest.js';
 import type { LeaseManager } from '../leases/leases.js';
@@ -53,7 +54,8 @@ export async function collectGarbage(deps: CollectorDeps): Promise<CollectResult
   for await (const blob of deps.content.walk()) {
     if (!liveContent.has(blob.digest)) doomedBlobs.push({ digest: blob.digest, size: blob.size });
   }
-  await Promise.all(doomedBlobs.map((blob) => deps.content.delete(blob.digest)));
+  // Every delete settles before an error is thrown: the lock must not be released under a running unlink.
+  await allSettledOrThrow(doomedBlobs.map((blob) => deps.content.delete(blob.digest)));
   await deps.content.removeFinishedIngests(STALE_INGEST_MS);
   const bytesFreed = doomedBlobs.reduce((n, blob) => n + blob.size, 0);
 

@@ -1,18 +1,24 @@
 import type { GrowingFileListener } from '../diff/apply-workers.js';
 
 /**
- * One blob being written into the content store: where its ingest file is,
- * how much of it is written, and who follows it (an unpack reading the layer
- * as it downloads).
+ * One attempt at writing a blob into the content store: where its ingest
+ * file is, how much of it is written, who follows it (an unpack reading the
+ * layer as it downloads), and how it ended.
  */
 export class BlobDownload {
   path = '';
   available = 0;
+  /** Why it failed, once it has. */
+  error: Error | undefined;
+  /** It failed because every pull that wanted it went away; a later pull starts a new attempt. */
+  abandoned = false;
   private state: 'starting' | 'open' | 'finished' | 'failed' = 'starting';
-  private error: Error | undefined;
   private readonly listeners = new Set<GrowingFileListener>();
+  private settle!: () => void;
+  /** Resolves once the attempt has finished or failed. */
+  readonly settled = new Promise<void>((resolve) => (this.settle = resolve));
 
-  constructor(private readonly onOpen: () => void, private readonly onSettled: () => void) {}
+  constructor(private readonly announce: (event: DownloadEvent) => void) {}
 
   get isOpen(): boolean {
     return this.state === 'open';
@@ -22,7 +28,7 @@ export class BlobDownload {
     this.path = path;
     this.available = offset;
     this.state = 'open';
-    this.onOpen();
+    this.announce({ type: 'opened', download: this });
   }
 
   written(total: number): void {
@@ -30,18 +36,24 @@ export class BlobDownload {
     for (const listener of this.listeners) listener.grown(total);
   }
 
+  /** The blob is stored (or was already). */
   finished(): void {
+    if (this.state === 'finished' || this.state === 'failed') return;
     this.state = 'finished';
     this.listeners.clear();
-    this.onSettled();
+    this.settle();
+    this.announce({ type: 'finished', download: this });
   }
 
-  failed(err: Error): void {
+  failed(err: Error, abandoned: boolean): void {
+    if (this.state === 'finished' || this.state === 'failed') return;
     this.state = 'failed';
     this.error = err;
+    this.abandoned = abandoned;
     for (const listener of this.listeners) listener.failed(err);
     this.listeners.clear();
-    this.onSettled();
+    this.settle();
+    this.announce({ type: 'failed', download: this });
   }
 
   /** Tells `listener` of later writes and of a failure (at once, asynchronously, if it already failed). */
@@ -57,56 +69,78 @@ export class BlobDownload {
   }
 }
 
-/** The blob downloads in progress, by digest. */
+type DownloadEvent = { type: 'opened' | 'finished' | 'failed'; download: BlobDownload };
+
+export interface ReadyOptions {
+  /** Resolve with a download as soon as its file is open (to follow it), not only once the blob is stored. */
+  follow: boolean;
+  /** Whether the blob is in the content store already. */
+  isStored(): Promise<boolean>;
+  signal: AbortSignal;
+}
+
+/**
+ * The blob download attempts in progress, by digest. Every attempt ends with
+ * finished() or failed(), which is what lets an unpack wait on the blob
+ * without holding any one pull's promise (pulls come and go; the unpack is
+ * shared by all of them).
+ */
 export class BlobDownloads {
   private readonly active = new Map<string, BlobDownload>();
-  private readonly openWaiters = new Map<string, Set<() => void>>();
+  private readonly watchers = new Map<string, Set<(event: DownloadEvent) => void>>();
 
-  /** Registers the download of `digest` (one at a time per digest: the puller's flights see to it). */
+  /** Starts an attempt for `digest` (one at a time per digest: the puller's flights see to it). */
   start(digest: string): BlobDownload {
-    const download = new BlobDownload(
-      () => this.wake(digest),
-      () => {
-        if (this.active.get(digest) === download) this.active.delete(digest);
-        this.wake(digest);
-      },
-    );
+    const download = new BlobDownload((event) => {
+      if (event.type !== 'opened' && this.active.get(digest) === download) this.active.delete(digest);
+      for (const watch of [...(this.watchers.get(digest) ?? [])]) watch(event);
+    });
     this.active.set(digest, download);
     return download;
   }
 
   /**
-   * The download of `digest` once its ingest file is open, or undefined if
-   * `downloaded` settles first (the blob was already stored, or it failed).
+   * Waits until the blob can be read: resolves with its download once the
+   * ingest file is open (with `follow`), or with undefined once it is stored.
+   * Rejects with the error of a failed attempt, except an abandoned one (a
+   * later attempt follows it), or with the signal's reason.
    */
-  whenOpened(digest: string, downloaded: Promise<void>): Promise<BlobDownload | undefined> {
-    return new Promise((resolve) => {
+  ready(digest: string, options: ReadyOptions): Promise<BlobDownload | undefined> {
+    return new Promise((resolve, reject) => {
       let settled = false;
-      const check = (): void => {
-        const download = this.active.get(digest);
-        if (download?.isOpen !== true) return;
-        finish(download);
-      };
-      const finish = (download: BlobDownload | undefined): void => {
+      const done = (outcome: () => void): void => {
         if (settled) return;
         settled = true;
-        this.openWaiters.get(digest)?.delete(check);
-        if (this.openWaiters.get(digest)?.size === 0) this.openWaiters.delete(digest);
-        resolve(download);
+        this.watchers.get(digest)?.delete(watch);
+        if (this.watchers.get(digest)?.size === 0) this.watchers.delete(digest);
+        options.signal.removeEventListener('abort', onAbort);
+        outcome();
       };
-      check();
-      if (settled) return;
-      let waiters = this.openWaiters.get(digest);
-      if (!waiters) this.openWaiters.set(digest, (waiters = new Set()));
-      waiters.add(check);
-      downloaded.then(
-        () => finish(undefined),
-        () => finish(undefined),
+      const onAbort = (): void => done(() => reject(options.signal.reason));
+      const watch = (event: DownloadEvent): void => {
+        if (event.type === 'opened' && options.follow) done(() => resolve(event.download));
+        else if (event.type === 'finished') done(() => resolve(undefined));
+        else if (event.type === 'failed' && !event.download.abandoned) done(() => reject(event.download.error));
+      };
+      if (options.signal.aborted) {
+        reject(options.signal.reason);
+        return;
+      }
+      options.signal.addEventListener('abort', onAbort, { once: true });
+      let watchers = this.watchers.get(digest);
+      if (!watchers) this.watchers.set(digest, (watchers = new Set()));
+      watchers.add(watch);
+      const current = this.active.get(digest);
+      if (options.follow && current?.isOpen) {
+        done(() => resolve(current));
+        return;
+      }
+      options.isStored().then(
+        (stored) => {
+          if (stored) done(() => resolve(undefined));
+        },
+        (err: unknown) => done(() => reject(err)),
       );
     });
-  }
-
-  private wake(digest: string): void {
-    for (const check of [...(this.openWaiters.get(digest) ?? [])]) check();
   }
 }

@@ -2,19 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ContentStore } from '../content/store.js';
-import { LayerApplyWorkers, type GrowingLayerFile } from '../diff/apply-workers.js';
-import type { ApplyResult } from '../diff/apply.js';
+import { LayerApplyWorkers, type FileApplyOptions, type GrowingLayerFile } from '../diff/apply-workers.js';
 import type { RegistryClient, RegistryHost } from '../distribution/client.js';
 import { parseReference, type ImageReference } from '../distribution/reference.js';
 import { CancelledError, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
 import type { Lease, LeaseManager } from '../leases/leases.js';
 import type { OverlaySnapshotter } from '../snapshots/overlay.js';
-import { Semaphore, SingleFlight } from '../util/concurrency.js';
+import { allSettledOrThrow, Semaphore, SingleFlight } from '../util/concurrency.js';
 import { chainIds } from './chain-id.js';
 import type { ImageRecord, ImageStore } from './image-store.js';
 import { parseImageConfig, parseManifest, parseManifestOrIndex, selectPlatform, type Descriptor, type ImageConfig } from './manifest.js';
 import { isLayerType } from './media-types.js';
 import { BlobDownloads, type BlobDownload } from './blob-downloads.js';
+import { SnapshotCommits } from './snapshot-commits.js';
 
 export const DEFAULT_PLATFORM = { os: 'linux', architecture: 'amd64' } as const;
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -62,12 +62,14 @@ export class ImagePuller {
   private readonly unpackWindow: number;
   private readonly appliers: LayerApplyWorkers;
   private readonly inProgress = new BlobDownloads();
+  private readonly commits: SnapshotCommits;
 
   constructor(private readonly deps: PullerDeps) {
     this.downloads = new Semaphore(deps.concurrentDownloads ?? 4);
     this.unpackWindow = Math.max(1, deps.concurrentUnpacks ?? 2);
     // One worker per unpack of a pull, and room for a second pull; beyond that, unpacks run in-process.
     this.appliers = new LayerApplyWorkers({ maxWorkers: 2 * this.unpackWindow });
+    this.commits = new SnapshotCommits((chainId) => deps.snapshots.stat(chainId)?.kind === 'committed');
   }
 
   /** Stops the unpack workers (a running unpack fails). */
@@ -130,6 +132,8 @@ export class ImagePuller {
       const chain = chainIds(diffIds);
       lease.add('snapshot', chain);
       await this.unpackAll(lease, layers, diffIds, chain, downloads, signal);
+      // A layer may be unpacked (and its diffID verified) before its blob is: the image needs both.
+      await allSettledOrThrow(downloads);
 
       const size = manifestDesc.size + manifest.config.size + layers.reduce((n, l) => n + l.size, 0);
       const base = {
@@ -168,27 +172,29 @@ export class ImagePuller {
    */
   private fetchBlob(client: RegistryClient, host: RegistryHost, ref: ImageReference, desc: Descriptor, progress: PullProgress, signal: AbortSignal): Promise<void> {
     return this.blobFlights.do(desc.digest, async (blobSignal) => {
-      if (await this.deps.content.info(desc.digest)) return;
-      await this.downloads.run(async () => {
-        blobSignal.throwIfAborted();
-        const download = this.inProgress.start(desc.digest);
-        try {
-          await this.deps.content.ingest(
-            `fetch-${desc.digest}`,
-            async (offset) => {
-              const stream = await client.fetchBlob(host, ref.path, desc, offset, blobSignal);
-              if (progress.onBytes) stream.on('data', (chunk: Buffer) => progress.onBytes!(desc.digest, chunk.length));
-              return stream;
-            },
-            { digest: desc.digest, size: desc.size },
-            { opened: (path, offset) => download.opened(path, offset), written: (total) => download.written(total) },
-          );
-          download.finished();
-        } catch (err) {
-          download.failed(err as Error);
-          throw err;
+      // Every attempt reports how it ends: unpacks waiting on this blob hear it there.
+      const download = this.inProgress.start(desc.digest);
+      try {
+        if (!(await this.deps.content.info(desc.digest))) {
+          await this.downloads.run(async () => {
+            blobSignal.throwIfAborted();
+            await this.deps.content.ingest(
+              `fetch-${desc.digest}`,
+              async (offset) => {
+                const stream = await client.fetchBlob(host, ref.path, desc, offset, blobSignal);
+                if (progress.onBytes) stream.on('data', (chunk: Buffer) => progress.onBytes!(desc.digest, chunk.length));
+                return stream;
+              },
+              { digest: desc.digest, size: desc.size },
+              { opened: (path, offset) => download.opened(path, offset), written: (total) => download.written(total) },
+            );
+          });
         }
-      });
+        download.finished();
+      } catch (err) {
+        download.failed(err as Error, blobSignal.aborted);
+        throw err;
+      }
     }, signal);
   }
 
@@ -204,12 +210,18 @@ export class ImagePuller {
     let lowestFailed = Number.POSITIVE_INFINITY;
     for (let i = 0; i < layers.length; i++) {
       const leavingWindow = i >= this.unpackWindow ? unpacks[i - this.unpackWindow] : undefined;
-      const parent = i > 0 ? { chainId: chain[i - 1]!, committed: unpacks[i - 1]! } : undefined;
+      const parentChainId = i > 0 ? chain[i - 1] : undefined;
+      // The unpack is shared with other pulls of this chain: this pull stops waiting for it (with that error)
+      // once its own download of the layer, or its own unpack of the parent layer, fails.
+      const gaveUp = new AbortController();
+      downloads[i]!.catch((err: unknown) => gaveUp.abort(err));
+      unpacks[i - 1]?.catch((err: unknown) => gaveUp.abort(err));
       const unpack = (async () => {
         await leavingWindow?.catch(() => undefined);
         if (lowestFailed < i) throw new FailedPreconditionError(`layer ${layers[i]!.digest} not unpacked: a lower layer failed`);
         signal.throwIfAborted();
-        await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, parent, downloads[i]!);
+        gaveUp.signal.throwIfAborted();
+        await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, parentChainId, AbortSignal.any([signal, gaveUp.signal]));
       })();
       unpack.catch(() => {
         lowestFailed = Math.min(lowestFailed, i);
@@ -221,66 +233,100 @@ export class ImagePuller {
     if (firstFailure) throw firstFailure.reason;
   }
 
+  /**
+   * Unpacks a layer once its blob can be read: following its download for a
+   * big layer, from the stored blob otherwise. Shared by every pull that
+   * needs this chain id, so it waits on the blob through BlobDownloads, never
+   * on one pull's download promise (that pull may go away).
+   */
   private unpack(
     lease: Lease,
     layer: Descriptor,
     diffId: string,
     chainId: string,
-    parent: { chainId: string; committed: Promise<void> } | undefined,
-    downloaded: Promise<void>,
+    parentChainId: string | undefined,
+    signal: AbortSignal,
   ): Promise<void> {
-    return this.unpackFlights.do(chainId, async () => {
-      if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
-      const downloading = layer.size >= FOLLOW_DOWNLOAD_MIN_BYTES ? await this.inProgress.whenOpened(layer.digest, downloaded) : undefined;
-      if (!downloading) await downloaded;
-      const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
-      lease.add('snapshot', key);
-      // Parentless: the layer's own changes only, whiteouts as overlay markers; chained on commit.
-      await this.deps.snapshots.prepare(key, undefined, { 'berth.io/unpacking': layer.digest });
-      const dirs = this.deps.snapshots.layerDirs(key);
-      try {
-        const options = {
-          root: dirs.upper,
-          whiteoutMode: 'overlay' as const,
-          // Only a hardlink to a file of a lower layer needs them, and waits for them.
-          lowerDirs: async () => {
-            if (!parent) return [];
-            await parent.committed;
-            const lower = this.deps.snapshots.layerDirs(parent.chainId);
-            return [lower.upper, ...lower.lowers];
-          },
-          expectedDiffId: diffId,
-        };
-        if (downloading) await this.applyWhileDownloading(layer, downloading, downloaded, options);
-        else await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, options);
-        await parent?.committed;
-        await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest }, parent ? { parent: parent.chainId } : {});
-      } catch (err) {
-        // Files first: on a full disk, removing the snapshot's record needs the space they hold.
-        await rm(dirs.upper, { recursive: true, force: true }).catch(() => undefined);
-        await this.deps.snapshots.remove(key).catch(() => undefined);
-        throw err;
-      }
-    });
+    return this.unpackFlights.do(
+      chainId,
+      async (flightSignal) => {
+        if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
+        for (;;) {
+          const following = await this.inProgress.ready(layer.digest, {
+            follow: layer.size >= FOLLOW_DOWNLOAD_MIN_BYTES,
+            isStored: async () => (await this.deps.content.info(layer.digest)) !== undefined,
+            signal: flightSignal,
+          });
+          try {
+            await this.unpackInto(lease, layer, diffId, chainId, parentChainId, following, flightSignal);
+            return;
+          } catch (err) {
+            if (!following) throw err;
+            // A broken or lying download breaks the unpack that follows it: report the download's failure.
+            await Promise.race([following.settled, abortedPromise(flightSignal)]);
+            flightSignal.throwIfAborted();
+            // Every pull that wanted that attempt went away; the pull still waiting here started a new one.
+            if (following.abandoned) continue;
+            throw following.error ?? err;
+          }
+        }
+      },
+      signal,
+    );
   }
 
-  /**
-   * Applies a layer from its ingest file as the download writes it. The apply
-   * may finish first; the snapshot is committed only once the blob is verified
-   * and stored too, and a failed download is the error reported.
-   */
-  private async applyWhileDownloading(
+  /** One unpack into a new parentless snapshot, committed onto the parent; the snapshot goes if it fails. */
+  private async unpackInto(
+    lease: Lease,
     layer: Descriptor,
-    download: BlobDownload,
-    downloaded: Promise<void>,
-    options: Parameters<LayerApplyWorkers['apply']>[2],
+    diffId: string,
+    chainId: string,
+    parentChainId: string | undefined,
+    following: BlobDownload | undefined,
+    signal: AbortSignal,
   ): Promise<void> {
+    const parentCommitted = (): Promise<void> => (parentChainId ? this.commits.committed(parentChainId, signal) : Promise.resolve());
+    const key = `extract-${randomBytes(6).toString('hex')}-${chainId}`;
+    lease.add('snapshot', key);
+    // Parentless: the layer's own changes only, whiteouts as overlay markers; chained on commit.
+    await this.deps.snapshots.prepare(key, undefined, { 'berth.io/unpacking': layer.digest });
+    const dirs = this.deps.snapshots.layerDirs(key);
+    try {
+      const options: FileApplyOptions = {
+        root: dirs.upper,
+        whiteoutMode: 'overlay',
+        // Only a hardlink to a file of a lower layer needs them, and waits for them.
+        lowerDirs: async () => {
+          if (!parentChainId) return [];
+          await parentCommitted();
+          const lower = this.deps.snapshots.layerDirs(parentChainId);
+          return [lower.upper, ...lower.lowers];
+        },
+        expectedDiffId: diffId,
+      };
+      if (following) await this.applyFollowing(layer, following, options);
+      else await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, options);
+      await parentCommitted();
+      // The diffID is verified, so the files are the layer's even if its blob is not stored yet.
+      await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest }, parentChainId ? { parent: parentChainId } : {});
+      this.commits.announce(chainId);
+    } catch (err) {
+      // Files first: on a full disk, removing the snapshot's record needs the space they hold.
+      await rm(dirs.upper, { recursive: true, force: true }).catch(() => undefined);
+      await this.deps.snapshots.remove(key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Applies a layer from its ingest file as the download writes it. */
+  private async applyFollowing(layer: Descriptor, download: BlobDownload, options: FileApplyOptions): Promise<void> {
     let handle: FileHandle;
     try {
       handle = await open(download.path, 'r');
     } catch {
-      // Committed (renamed into the blob store) or failed meanwhile.
-      await downloaded;
+      // Stored (renamed into the blob store) or failed meanwhile.
+      await download.settled;
+      if (download.error) throw download.error;
       await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, options);
       return;
     }
@@ -292,14 +338,15 @@ export class ImagePuller {
         },
         follow: (listener) => download.follow(listener),
       };
-      const [applied, fetched] = await Promise.allSettled<[Promise<ApplyResult>, Promise<void>]>([
-        this.appliers.applyGrowing(file, layer.size, options),
-        downloaded,
-      ]);
-      if (fetched.status === 'rejected') throw fetched.reason;
-      if (applied.status === 'rejected') throw applied.reason;
+      await this.appliers.applyGrowing(file, layer.size, options);
     } finally {
       await handle.close();
     }
   }
+}
+
+/** Resolves when `signal` aborts (never, if it never does). */
+function abortedPromise(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

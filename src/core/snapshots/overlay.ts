@@ -1,5 +1,6 @@
 import { mkdir, readdir, rm, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { allSettledOrThrow } from '../util/concurrency.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { Db } from '../metadata/db.js';
 import type { CommitOptions, Mount, SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUsage } from './snapshotter.js';
@@ -146,7 +147,7 @@ export class OverlaySnapshotter implements Snapshotter {
         return row.id;
       }),
     )();
-    await Promise.all(ids.map((id) => rm(this.snapshotDir(id), { recursive: true, force: true })));
+    await allSettledOrThrow(ids.map((id) => rm(this.snapshotDir(id), { recursive: true, force: true })));
   }
 
   async usage(key: string): Promise<SnapshotUsage> {

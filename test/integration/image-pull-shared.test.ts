@@ -1,0 +1,132 @@
+/**
+ * Pulls that share work: a big layer is unpacked while it downloads, and two
+ * pulls of it (different credentials, so two pull flights) share one download
+ * and one unpack. When the first pull's client gives up, the second pull
+ * still completes from that same download. The registry here serves the big
+ * layer slowly (a chunk every few milliseconds) so the pulls overlap.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { BERTHCTL, startDaemon, type TestDaemon } from '../support/daemon.js';
+import { buildImage, buildLayer, type BuiltImage } from '../support/oci-image.js';
+import { run } from '../support/exec.js';
+
+const CHUNK_BYTES = 64 * 1024;
+const CHUNK_INTERVAL_MS = 15;
+
+interface ThrottledRegistry {
+  host: string;
+  /** GET requests per blob digest. */
+  blobGets: Map<string, number>;
+  close(): Promise<void>;
+}
+
+/** Serves `image` as repository `shared`, its biggest layer a chunk at a time. */
+async function startThrottledRegistry(image: BuiltImage, slowDigest: string): Promise<ThrottledRegistry> {
+  const blobs = new Map([[image.config.digest, image.config.data], ...image.layers.map((l) => [l.digest, l.data] as const)]);
+  const blobGets = new Map<string, number>();
+  const timers = new Set<NodeJS.Timeout>();
+  const server = http.createServer((req, res) => {
+    const m = /^\/v2\/shared\/(manifests|blobs)\/([^/]+)$/.exec(req.url ?? '');
+    if (!m) return void res.writeHead(404).end();
+    if (m[1] === 'manifests') {
+      const body = image.manifest.data;
+      res.writeHead(200, { 'content-type': image.manifest.mediaType, 'content-length': body.length, 'docker-content-digest': image.manifest.digest });
+      return void res.end(req.method === 'HEAD' ? undefined : body);
+    }
+    const data = blobs.get(m[2]!);
+    if (!data) return void res.writeHead(404).end();
+    blobGets.set(m[2]!, (blobGets.get(m[2]!) ?? 0) + 1);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
+    if (m[2] !== slowDigest) return void res.end(data);
+    let offset = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed) {
+        clearInterval(timer);
+        timers.delete(timer);
+        return;
+      }
+      res.write(data.subarray(offset, offset + CHUNK_BYTES));
+      offset += CHUNK_BYTES;
+      if (offset >= data.length) {
+        clearInterval(timer);
+        timers.delete(timer);
+        res.end();
+      }
+    }, CHUNK_INTERVAL_MS);
+    timers.add(timer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    blobGets,
+    close: () =>
+      new Promise((resolve) => {
+        for (const t of timers) clearInterval(t);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('pulls sharing a download and an unpack', () => {
+  let registry: ThrottledRegistry;
+  let daemon: TestDaemon;
+  let image: BuiltImage;
+  let bigContent: Buffer;
+
+  before(async () => {
+    // Incompressible, so the gzip layer is as big as its content: about 3 MiB, 0.7 s to serve.
+    bigContent = randomBytes(3 << 20);
+    const big = await buildLayer([{ type: 'file', name: 'data/big.bin', content: bigContent }]);
+    const small = await buildLayer([{ type: 'file', name: 'etc/small.txt', content: 'on top\n' }]);
+    image = buildImage([big, small]);
+    registry = await startThrottledRegistry(image, big.digest);
+    daemon = await startDaemon();
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    await daemon?.cleanup();
+    await registry?.close();
+  });
+
+  it('completes the pull still waiting when the first puller gives up, downloading the layer once', async () => {
+    const reference = `${registry.host}/shared:1`;
+    // Two requests with different credentials are two pulls; the registry needs none, so both may use it.
+    const first = daemon.cri.image.PullImage({ image: { image: reference }, auth: { username: 'first', password: 'x' } }, 250);
+    await new Promise((r) => setTimeout(r, 50));
+    const second = daemon.cri.image.PullImage({ image: { image: reference }, auth: { username: 'second', password: 'y' } });
+    await assert.rejects(first, (err: { code?: number }) => err.code === GrpcStatus.DEADLINE_EXCEEDED);
+    const pulled = await second;
+    assert.equal(pulled.image_ref, image.config.digest);
+    assert.equal(registry.blobGets.get(image.layers[0]!.digest), 1, 'the big layer was downloaded once, for both pulls');
+
+    // The unpacked file is the layer's, byte for byte, and the store verifies.
+    const status = await daemon.cri.image.ImageStatus({ image: { image: reference } });
+    assert.equal(status.image?.id, image.config.digest);
+    const snapshots = join(daemon.dirs.root, 'snapshots');
+    const unpacked = findFile(snapshots, join('data', 'big.bin'));
+    assert.ok(unpacked, 'the big file is in a snapshot');
+    assert.ok(readFileSync(unpacked).equals(bigContent), 'its content is the layer\'s');
+    const verify = await run(process.execPath, [BERTHCTL, '--address', daemon.dirs.socket, '--root', daemon.dirs.root, '--config', daemon.dirs.configPath, 'content', 'verify']);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    const ingest = join(daemon.dirs.root, 'content', 'ingest');
+    assert.deepEqual(existsSync(ingest) ? readdirSync(ingest) : [], [], 'no ingest left behind');
+  });
+});
+
+/** The path of `relative` inside any snapshot's fs directory under `snapshotsDir`. */
+function findFile(snapshotsDir: string, relative: string): string | undefined {
+  for (const id of readdirSync(snapshotsDir)) {
+    const candidate = join(snapshotsDir, id, 'fs', relative);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
