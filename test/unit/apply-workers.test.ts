@@ -126,7 +126,7 @@ describe('LayerApplyWorkers', () => {
    * Writes `data` into `path` in steps, like a download into the content store,
    * telling the follower after each step; `failAt` makes the writer fail there.
    */
-  async function growingWrite(path: string, data: Buffer, steps: number, failAt?: number) {
+  async function growingWrite(path: string, data: Buffer, steps: number, failAt?: number, { verify = true } = {}) {
     const writer = await open(path, 'w');
     const listeners = new Set<GrowingFileListener>();
     let available = 0;
@@ -155,8 +155,15 @@ describe('LayerApplyWorkers', () => {
         available = offset + chunk.length;
         for (const l of listeners) l.grown(available);
       }
+      if (verify) for (const l of listeners) l.finished();
     })();
-    return { file, writing, close: async () => Promise.all([writer.close(), reader.close()]) };
+    const verified = (): void => {
+      for (const l of listeners) l.finished();
+    };
+    const failed = (err: Error): void => {
+      for (const l of listeners) l.failed(err);
+    };
+    return { file, writing, verified, failed, close: async () => Promise.all([writer.close(), reader.close()]) };
   }
 
   for (const where of ['a worker thread', 'the calling thread'] as const) {
@@ -190,6 +197,49 @@ describe('LayerApplyWorkers', () => {
       }
     });
   }
+
+  for (const where of ['a worker thread', 'the calling thread'] as const) {
+    it(`stops expanding an unverified download past its limit until the download is verified, on ${where}`, async () => {
+      const appliers = where === 'a worker thread' ? workers : new LayerApplyWorkers({ maxWorkers: 0 });
+      // 80 MiB of zeros compress to ~80 KiB: far past 64 MiB + 8 x the compressed size.
+      const zeros = Buffer.alloc(80 << 20);
+      const bomb = gzipSync(await tarOf([{ name: 'zeros.bin', body: zeros }]));
+      const growing = await growingWrite(join(dir, `bomb-${where.length}.tar.gz`), bomb, 4, undefined, { verify: false });
+      const root = await target(`bomb-${where.length}`);
+      try {
+        let done = false;
+        const applying = appliers.applyGrowing(growing.file, bomb.length, { root, whiteoutMode: 'overlay' }).finally(() => (done = true));
+        await growing.writing;
+        const out = join(root, 'zeros.bin');
+        const sizeOf = async (): Promise<number> => (await stat(out).catch(() => undefined))?.size ?? 0;
+        // It extracts up to the limit, then holds there.
+        for (let i = 0; (await sizeOf()) < 60 << 20 && i < 500; i++) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(done, false, 'the apply waits for the verification');
+        assert.ok((await sizeOf()) < zeros.length, `extraction stopped at ${await sizeOf()} bytes`);
+        growing.verified();
+        const result = await applying;
+        assert.equal(result.size > zeros.length, true);
+        assert.equal(await sizeOf(), zeros.length);
+      } finally {
+        await growing.close();
+      }
+    });
+  }
+
+  it('fails a held-back expansion with the download\'s error when the download turns out to lie', async () => {
+    const zeros = Buffer.alloc(80 << 20);
+    const bomb = gzipSync(await tarOf([{ name: 'zeros.bin', body: zeros }]));
+    const growing = await growingWrite(join(dir, 'lying-bomb.tar.gz'), bomb, 4, undefined, { verify: false });
+    try {
+      const applying = workers.applyGrowing(growing.file, bomb.length, { root: await target('lying-bomb'), whiteoutMode: 'overlay' });
+      await growing.writing;
+      growing.failed(new Error('digest mismatch: expected sha256:aaa'));
+      await assert.rejects(applying, /digest mismatch/);
+    } finally {
+      await growing.close();
+    }
+  });
 
   it('lets an idle worker go, and applies in-process after close', async () => {
     const brief = new LayerApplyWorkers({ minWorkerBytes: 0, idleTimeoutMs: 0 });

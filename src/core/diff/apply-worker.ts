@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { BerthError } from '../errors.js';
-import { applyLayer } from './apply.js';
+import { applyLayer, type ApplyOptions } from './apply.js';
 import type { WorkerLayerSource, WorkerReply, WorkerRequest } from './apply-workers.js';
 import { GrowingFileReader } from './growing-file.js';
 
@@ -15,17 +15,20 @@ const waitingForLowers = new Map<number, { resolve(dirs: readonly string[]): voi
 const growing = new Map<number, GrowingFileReader>();
 const reply = (message: WorkerReply): void => port.postMessage(message);
 
-function open(job: number, source: WorkerLayerSource, size: number): Readable {
-  if (source.kind === 'file') return createReadStream(source.path, { highWaterMark: READ_CHUNK_BYTES });
+function open(job: number, source: WorkerLayerSource, size: number): { stream: Readable; unverified?: ApplyOptions['unverified'] } {
+  if (source.kind === 'file') return { stream: createReadStream(source.path, { highWaterMark: READ_CHUNK_BYTES }) };
   const reader = new GrowingFileReader(source.fd, size, source.available);
   growing.set(job, reader);
-  return reader;
+  return { stream: reader, unverified: { bytes: source.unverifiedLimit, verified: () => reader.verified } };
 }
 
 port.on('message', (message: WorkerRequest) => {
   switch (message.type) {
     case 'grown':
       growing.get(message.job)?.grow(message.available);
+      return;
+    case 'sourceVerified':
+      growing.get(message.job)?.complete();
       return;
     case 'sourceFailed':
       growing.get(message.job)?.fail(new Error(message.message));
@@ -42,9 +45,11 @@ port.on('message', (message: WorkerRequest) => {
       break;
   }
   const { job, source, size, root, whiteoutMode, expectedDiffId } = message;
-  applyLayer(open(job, source, size), {
+  const { stream, unverified } = open(job, source, size);
+  applyLayer(stream, {
     root,
     whiteoutMode,
+    ...(unverified ? { unverified } : {}),
     ...(expectedDiffId !== undefined ? { expectedDiffId } : {}),
     lowerDirs: () =>
       new Promise<readonly string[]>((resolve, reject) => {

@@ -33,11 +33,22 @@ export interface GrowingLayerFile {
 
 export interface GrowingFileListener {
   grown(available: number): void;
+  /** The writer has written all of it and verified it. */
+  finished(): void;
   failed(err: Error): void;
 }
 
+/**
+ * Uncompressed bytes a layer may expand to while its download is not yet
+ * verified; past that, extraction waits for the verification. Real layers
+ * rarely compress 8:1; a lying registry's decompression bomb stops here.
+ */
+export function unverifiedExpansionLimit(compressedSize: number): number {
+  return 64 * 1024 * 1024 + 8 * compressedSize;
+}
+
 /** Where a worker reads a layer from. */
-export type WorkerLayerSource = { kind: 'file'; path: string } | { kind: 'growing'; fd: number; available: number };
+export type WorkerLayerSource = { kind: 'file'; path: string } | { kind: 'growing'; fd: number; available: number; unverifiedLimit: number };
 
 export interface LayerApplyWorkersOptions {
   /** Most workers alive at once; further applies run on the calling thread (default 4). */
@@ -52,6 +63,7 @@ export interface LayerApplyWorkersOptions {
 export type WorkerRequest =
   | { type: 'apply'; job: number; source: WorkerLayerSource; size: number; root: string; whiteoutMode: WhiteoutMode; expectedDiffId?: string }
   | { type: 'grown'; job: number; available: number }
+  | { type: 'sourceVerified'; job: number }
   | { type: 'sourceFailed'; job: number; message: string }
   | { type: 'lowers'; job: number; dirs: readonly string[] }
   | { type: 'lowersFailed'; job: number; message: string };
@@ -111,9 +123,9 @@ export class LayerApplyWorkers {
     const pooled = this.workerFor(size);
     if (!pooled) {
       const reader = new GrowingFileReader(file.fd, size, file.available);
-      const unfollow = file.follow({ grown: (n) => reader.grow(n), failed: (err) => reader.fail(err) });
+      const unfollow = file.follow({ grown: (n) => reader.grow(n), finished: () => reader.complete(), failed: (err) => reader.fail(err) });
       try {
-        return await applyLayer(reader, options);
+        return await applyLayer(reader, { ...options, unverified: { bytes: unverifiedExpansionLimit(size), verified: () => reader.verified } });
       } finally {
         unfollow();
       }
@@ -121,10 +133,11 @@ export class LayerApplyWorkers {
     const jobId = this.nextJob;
     const unfollow = file.follow({
       grown: (available) => pooled.worker.postMessage({ type: 'grown', job: jobId, available } satisfies WorkerRequest),
+      finished: () => pooled.worker.postMessage({ type: 'sourceVerified', job: jobId } satisfies WorkerRequest),
       failed: (err) => pooled.worker.postMessage({ type: 'sourceFailed', job: jobId, message: err.message } satisfies WorkerRequest),
     });
     try {
-      return await this.run(pooled, { kind: 'growing', fd: file.fd, available: file.available }, size, options);
+      return await this.run(pooled, { kind: 'growing', fd: file.fd, available: file.available, unverifiedLimit: unverifiedExpansionLimit(size) }, size, options);
     } finally {
       unfollow();
     }

@@ -29,6 +29,13 @@ export interface ApplyOptions {
   lowerDirs?: readonly string[] | (() => Promise<readonly string[]>);
   /** When set, the uncompressed tar must hash to this digest. */
   expectedDiffId?: string;
+  /**
+   * For a layer read while it downloads, not yet verified: past `bytes` of
+   * uncompressed data, extraction waits for `verified()` (which rejects if
+   * the download fails), so a registry lying with a decompression bomb gets
+   * no further than that before its blob is refused.
+   */
+  unverified?: { bytes: number; verified(): Promise<void> };
 }
 
 export interface ApplyResult {
@@ -58,9 +65,16 @@ type TarHeader = tar.Header;
  * Feeds the uncompressed tar into the extractor, hashing and counting it on the
  * way (the diffID covers every byte, including the end-of-archive padding).
  */
-async function feedExtractor(source: Readable, sink: tar.Extract, observe: (chunk: Buffer) => void): Promise<void> {
+async function feedExtractor(source: Readable, sink: tar.Extract, observe: (chunk: Buffer) => void, unverified?: ApplyOptions['unverified']): Promise<void> {
+  let fed = 0;
+  let gate = unverified;
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
+      fed += chunk.length;
+      if (gate && fed > gate.bytes) {
+        await gate.verified();
+        gate = undefined;
+      }
       observe(chunk);
       if (!sink.write(chunk)) await drainedOrClosed(sink);
       if (sink.destroyed) throw new Error('layer extraction stopped');
@@ -116,10 +130,15 @@ export async function applyLayer(input: Readable, opts: ApplyOptions): Promise<A
   extract.on('error', (err: Error) => {
     extractError ??= err;
   });
-  const feeding = feedExtractor(stream, extract, (chunk) => {
-    hash.update(chunk);
-    size += chunk.length;
-  });
+  const feeding = feedExtractor(
+    stream,
+    extract,
+    (chunk) => {
+      hash.update(chunk);
+      size += chunk.length;
+    },
+    opts.unverified,
+  );
   feeding.catch(() => undefined); // awaited below; this only prevents an unhandled rejection meanwhile
   const applier = new LayerApplier(opts);
   try {

@@ -14,6 +14,13 @@ export class GrowingFileReader extends Readable {
   private offset = 0;
   private reading = false;
   private waitingForData = false;
+  private markVerified!: () => void;
+  private markFailed!: (err: Error) => void;
+  /** Resolves once the writer has finished and its data is verified; rejects if it fails. */
+  readonly verified = new Promise<void>((resolve, reject) => {
+    this.markVerified = resolve;
+    this.markFailed = reject;
+  });
 
   constructor(
     private readonly fd: number,
@@ -21,6 +28,7 @@ export class GrowingFileReader extends Readable {
     private available: number,
   ) {
     super({ highWaterMark: READ_CHUNK_BYTES });
+    this.verified.catch(() => undefined); // awaited only past the expansion limit
   }
 
   /** The writer has now written `available` bytes. */
@@ -32,8 +40,15 @@ export class GrowingFileReader extends Readable {
     }
   }
 
+  /** The writer has written everything and its data is verified. */
+  complete(): void {
+    this.grow(this.size);
+    this.markVerified();
+  }
+
   /** The writer failed: the stream ends with `err`. */
   fail(err: Error): void {
+    this.markFailed(err);
     if (!this.destroyed) this.destroy(err);
   }
 

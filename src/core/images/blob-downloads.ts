@@ -40,6 +40,7 @@ export class BlobDownload {
   finished(): void {
     if (this.state === 'finished' || this.state === 'failed') return;
     this.state = 'finished';
+    for (const listener of this.listeners) listener.finished();
     this.listeners.clear();
     this.settle();
     this.announce({ type: 'finished', download: this });
@@ -56,14 +57,17 @@ export class BlobDownload {
     this.announce({ type: 'failed', download: this });
   }
 
-  /** Tells `listener` of later writes and of a failure (at once, asynchronously, if it already failed). */
+  /** Tells `listener` of later writes and how the attempt ends (at once, asynchronously, if it has). */
   follow(listener: GrowingFileListener): () => void {
     if (this.state === 'failed') {
       const err = this.error!;
       queueMicrotask(() => listener.failed(err));
       return () => undefined;
     }
-    if (this.state === 'finished') return () => undefined;
+    if (this.state === 'finished') {
+      queueMicrotask(() => listener.finished());
+      return () => undefined;
+    }
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
