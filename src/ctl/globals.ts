@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { credentialsLookup } from '../config/registry-auth.js';
+import type { Credentials } from '../core/distribution/client.js';
 
 /** Flags every command accepts, before or after the command name. */
 export interface GlobalFlags {
@@ -23,6 +25,8 @@ export interface CtlEnvironment {
   metadataDb: string;
   /** The daemon's certs.d directory (registry.config_path). */
   registryConfigPath: string;
+  /** Credentials configured per registry host ([registry.configs."host".auth]), as the daemon uses them. */
+  registryCredentials: (host: string) => Credentials | undefined;
 }
 
 /** Later flags (given after the command name) win over earlier ones. */
@@ -52,6 +56,7 @@ export async function resolveEnvironment(flags: GlobalFlags): Promise<CtlEnviron
     contentRoot: join(config.root, 'content'),
     metadataDb: join(config.root, 'metadata.db'),
     registryConfigPath: config.registry.config_path,
+    registryCredentials: credentialsLookup(config.registry.configs),
   };
 }
 

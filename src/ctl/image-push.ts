@@ -14,7 +14,8 @@ export interface PushOptions {
   target: string;
   /** The daemon's certs.d directory, so push goes where hosts.toml says. */
   registryConfigPath: string;
-  credentials?: Credentials;
+  /** Credentials to send to each registry host (the --user flag's, or those configured for the host). */
+  credentials?: (host: string) => Credentials | undefined;
   /** Talk plain HTTP to the push host even when it is not localhost. */
   plainHttp?: boolean;
   progress: TransferProgress;
@@ -56,7 +57,7 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
 
   const client = new RegistryClient({
     configPath: options.registryConfigPath,
-    ...(options.credentials ? { credentials: () => options.credentials } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   });
   try {
     let host = await client.pushHost(target.domain);

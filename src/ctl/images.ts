@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { connectCri, type CriClients } from '../client/cri-client.js';
 import { LocalContentStore } from '../core/content/local-store.js';
+import type { Credentials } from '../core/distribution/client.js';
 import { formatElapsed, formatTable, humanSize, parseUserFlag, shortId } from './format.js';
 import { GLOBAL_OPTIONS, mergeGlobals, resolveEnvironment, UsageError, type CtlEnvironment, type GlobalFlags } from './globals.js';
 import { findImageName } from './image-names.js';
@@ -156,12 +157,19 @@ async function push(args: string[], globals: GlobalFlags): Promise<number> {
     image,
     target: target ?? image.name,
     registryConfigPath: env.registryConfigPath,
-    ...(user !== undefined ? { credentials: parseUserFlag(user) } : {}),
+    credentials: credentialsForPush(user, env.registryCredentials),
     plainHttp,
     progress: new TransferProgress(process.stdout),
   });
   process.stdout.write(`pushed ${result.reference} (${result.manifestDigest}): ${result.uploaded} blobs uploaded, ${result.skipped} already present\n`);
   return 0;
+}
+
+/** --user wins for every host; without it, each host gets what berth.toml configures for it. */
+function credentialsForPush(user: string | undefined, configured: (host: string) => Credentials | undefined): (host: string) => Credentials | undefined {
+  if (user === undefined) return configured;
+  const credentials: Credentials = parseUserFlag(user);
+  return () => credentials;
 }
 
 function parseJsonOr(text: string): unknown {

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RegistryClient } from '../../src/core/distribution/client.js';
-import { startDaemon, type TestDaemon } from '../support/daemon.js';
-import { crictl } from '../support/exec.js';
+import { BERTHCTL, startDaemon, type TestDaemon } from '../support/daemon.js';
+import { crictl, run } from '../support/exec.js';
 import { writeMirrorConfig } from '../support/mirror.js';
 import { buildImage, buildLayer, pushImage, type BuiltImage } from '../support/oci-image.js';
 import { startTokenAuthRegistry, type TokenAuthRegistry } from '../support/token-registry.js';
@@ -115,7 +115,7 @@ describe('PullImage from a token-auth registry', () => {
     assert.ok(auth.requests.slice(before).some((r) => r.method === 'POST' && r.user === USER));
   });
 
-  it('pulls with credentials from berth.toml for the mirror host when the request brings none', async () => {
+  it('pulls with credentials from berth.toml for the mirror host when the request brings none, and berthctl pushes with them', async () => {
     const configured = await daemonWith(`[registry.configs."${auth.registry.host}".auth]\nusername = "${USER}"\npassword = "${PASSWORD}"\n`);
     const res = await configured.cri.image.PullImage({ image: { image: 'private:1' } });
     assert.equal(res.image_ref, images.private!.config.digest);
@@ -124,6 +124,18 @@ describe('PullImage from a token-auth registry', () => {
       configured.cri.image.PullImage({ image: { image: 'other:1' }, auth: { username: USER, password: 'wrong-password' } }),
       /credentials rejected/,
     );
+    // berthctl images push reads the same configured credentials (no --user given).
+    const pushed = await run(process.execPath, [
+      BERTHCTL, '--address', configured.dirs.socket, '--root', configured.dirs.root, '--config', configured.dirs.configPath,
+      'images', 'push', 'private:1', `${auth.registry.host}/library/pushed-by-ctl:1`,
+    ]);
+    assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr);
+    assert.ok(
+      auth.requests.some((r) => r.user === USER && r.status === 200 && r.scopes.some((s) => s.startsWith('repository:library/pushed-by-ctl:') && s.includes('push'))),
+      JSON.stringify(auth.requests.slice(-5)),
+    );
+    const repushed = await daemon.cri.image.PullImage({ image: { image: 'pushed-by-ctl:1' }, auth: { username: USER, password: PASSWORD } });
+    assert.equal(repushed.image_ref, images.private!.config.digest);
     // berthctl info (Status verbose) shows the configured entry without its secret.
     const info = await configured.cri.runtime.Status({ verbose: true });
     const shown = info.info.config ?? '';
