@@ -27,24 +27,29 @@ interface ThrottledRegistry {
   close(): Promise<void>;
 }
 
-/** Serves `image` as repository `shared`, its biggest layer a chunk at a time. */
-async function startThrottledRegistry(image: BuiltImage, slowDigest: string): Promise<ThrottledRegistry> {
-  const blobs = new Map([[image.config.digest, image.config.data], ...image.layers.map((l) => [l.digest, l.data] as const)]);
+/** Serves each image as its repository, the blobs in `slow` a chunk at a time. */
+async function startThrottledRegistry(repos: Record<string, BuiltImage>, slow: ReadonlySet<string>): Promise<ThrottledRegistry> {
+  const blobs = new Map<string, Buffer>();
+  for (const image of Object.values(repos)) {
+    blobs.set(image.config.digest, image.config.data);
+    for (const l of image.layers) blobs.set(l.digest, l.data);
+  }
   const blobGets = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
-    const m = /^\/v2\/shared\/(manifests|blobs)\/([^/]+)$/.exec(req.url ?? '');
-    if (!m) return void res.writeHead(404).end();
-    if (m[1] === 'manifests') {
+    const m = /^\/v2\/([^/]+)\/(manifests|blobs)\/([^/]+)$/.exec(req.url ?? '');
+    const image = m ? repos[m[1]!] : undefined;
+    if (!m || !image) return void res.writeHead(404).end();
+    if (m[2] === 'manifests') {
       const body = image.manifest.data;
       res.writeHead(200, { 'content-type': image.manifest.mediaType, 'content-length': body.length, 'docker-content-digest': image.manifest.digest });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
-    const data = blobs.get(m[2]!);
+    const data = blobs.get(m[3]!);
     if (!data) return void res.writeHead(404).end();
-    blobGets.set(m[2]!, (blobGets.get(m[2]!) ?? 0) + 1);
+    blobGets.set(m[3]!, (blobGets.get(m[3]!) ?? 0) + 1);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
-    if (m[2] !== slowDigest) return void res.end(data);
+    if (!slow.has(m[3]!)) return void res.end(data);
     let offset = 0;
     const timer = setInterval(() => {
       if (res.destroyed) {
@@ -79,15 +84,21 @@ describe('pulls sharing a download and an unpack', () => {
   let registry: ThrottledRegistry;
   let daemon: TestDaemon;
   let image: BuiltImage;
+  let plainTwin: BuiltImage;
   let bigContent: Buffer;
 
   before(async () => {
     // Incompressible, so the gzip layer is as big as its content: about 3 MiB, 0.7 s to serve.
     bigContent = randomBytes(3 << 20);
-    const big = await buildLayer([{ type: 'file', name: 'data/big.bin', content: bigContent }]);
+    const bigEntries = [{ type: 'file' as const, name: 'data/big.bin', content: bigContent }];
+    const big = await buildLayer(bigEntries);
     const small = await buildLayer([{ type: 'file', name: 'etc/small.txt', content: 'on top\n' }]);
     image = buildImage([big, small]);
-    registry = await startThrottledRegistry(image, big.digest);
+    // The same layers stored uncompressed: other blob digests, the same diffIDs and chain ids.
+    const bigPlain = await buildLayer(bigEntries, 'none');
+    plainTwin = buildImage([bigPlain, await buildLayer([{ type: 'file', name: 'etc/small.txt', content: 'on top\n' }], 'none')]);
+    assert.equal(bigPlain.diffId, big.diffId);
+    registry = await startThrottledRegistry({ shared: image, twin: plainTwin }, new Set([big.digest, bigPlain.digest]));
     daemon = await startDaemon();
   });
 
@@ -119,6 +130,18 @@ describe('pulls sharing a download and an unpack', () => {
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
     const ingest = join(daemon.dirs.root, 'content', 'ingest');
     assert.deepEqual(existsSync(ingest) ? readdirSync(ingest) : [], [], 'no ingest left behind');
+  });
+
+  it('a pull of the same layers from other blobs completes when the pull it overlapped gives up', async () => {
+    await daemon.cri.image.RemoveImage({ image: { image: `${registry.host}/shared:1` } });
+    const first = daemon.cri.image.PullImage({ image: { image: `${registry.host}/shared:1` } }, 250);
+    await new Promise((r) => setTimeout(r, 50));
+    const second = daemon.cri.image.PullImage({ image: { image: `${registry.host}/twin:1` } }, 60_000);
+    await assert.rejects(first, (err: { code?: number }) => err.code === GrpcStatus.DEADLINE_EXCEEDED);
+    const pulled = await second;
+    assert.equal(pulled.image_ref, plainTwin.config.digest);
+    const unpacked = findFile(join(daemon.dirs.root, 'snapshots'), join('data', 'big.bin'));
+    assert.ok(unpacked && readFileSync(unpacked).equals(bigContent), 'the layer is unpacked whole');
   });
 });
 

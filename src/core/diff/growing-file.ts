@@ -52,6 +52,13 @@ export class GrowingFileReader extends Readable {
     if (!this.destroyed) this.destroy(err);
   }
 
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    // An extraction held back until verification must not wait on a reader torn down early.
+    // (Having read to the end, it still waits: the writer's verification comes after.)
+    if (err || !this.readableEnded) this.markFailed(err ?? new Error('the layer reader was closed'));
+    callback(err);
+  }
+
   override _read(): void {
     this.readNext();
   }

@@ -73,6 +73,8 @@ export class BlobDownload {
   }
 }
 
+const MAX_REMEMBERED_FAILURES = 256;
+
 type DownloadEvent = { type: 'opened' | 'finished' | 'failed'; download: BlobDownload };
 
 export interface ReadyOptions {
@@ -92,15 +94,31 @@ export interface ReadyOptions {
 export class BlobDownloads {
   private readonly active = new Map<string, BlobDownload>();
   private readonly watchers = new Map<string, Set<(event: DownloadEvent) => void>>();
+  /** The last attempt per digest when it failed (not abandoned), until another starts: an unpack arriving late still hears of it. */
+  private readonly failures = new Map<string, BlobDownload>();
 
   /** Starts an attempt for `digest` (one at a time per digest: the puller's flights see to it). */
   start(digest: string): BlobDownload {
     const download = new BlobDownload((event) => {
-      if (event.type !== 'opened' && this.active.get(digest) === download) this.active.delete(digest);
+      if (event.type !== 'opened' && this.active.get(digest) === download) {
+        this.active.delete(digest);
+        if (event.type === 'failed' && !download.abandoned) this.rememberFailure(digest, download);
+      }
       for (const watch of [...(this.watchers.get(digest) ?? [])]) watch(event);
     });
+    this.failures.delete(digest);
     this.active.set(digest, download);
     return download;
+  }
+
+  private rememberFailure(digest: string, download: BlobDownload): void {
+    this.failures.delete(digest);
+    this.failures.set(digest, download);
+    // Bounded: the oldest go first (a Map iterates in insertion order).
+    for (const oldest of this.failures.keys()) {
+      if (this.failures.size <= MAX_REMEMBERED_FAILURES) break;
+      this.failures.delete(oldest);
+    }
   }
 
   /**
@@ -137,6 +155,11 @@ export class BlobDownloads {
       const current = this.active.get(digest);
       if (options.follow && current?.isOpen) {
         done(() => resolve(current));
+        return;
+      }
+      const failed = current ? undefined : this.failures.get(digest);
+      if (failed) {
+        done(() => reject(failed.error));
         return;
       }
       options.isStored().then(

@@ -131,7 +131,7 @@ export class ImagePuller {
       }
       const chain = chainIds(diffIds);
       lease.add('snapshot', chain);
-      await this.unpackAll(lease, layers, diffIds, chain, downloads, signal);
+      await this.unpackAll(layers, diffIds, chain, signal);
       // A layer may be unpacked (and its diffID verified) before its blob is: the image needs both.
       await allSettledOrThrow(downloads);
 
@@ -204,7 +204,7 @@ export class ImagePuller {
    * layer i-1 once that one is committed. Waits for every download and unpack
    * to settle, then reports the failure of the lowest layer, if any.
    */
-  private async unpackAll(lease: Lease, layers: Descriptor[], diffIds: string[], chain: string[], downloads: Promise<void>[], signal: AbortSignal): Promise<void> {
+  private async unpackAll(layers: Descriptor[], diffIds: string[], chain: string[], signal: AbortSignal): Promise<void> {
     const unpacks: Promise<void>[] = [];
     // Layers above a failed one are not unpacked; those below still are (their failure would be the one to report).
     let lowestFailed = Number.POSITIVE_INFINITY;
@@ -212,16 +212,15 @@ export class ImagePuller {
       const leavingWindow = i >= this.unpackWindow ? unpacks[i - this.unpackWindow] : undefined;
       const parentChainId = i > 0 ? chain[i - 1] : undefined;
       // The unpack is shared with other pulls of this chain: this pull stops waiting for it (with that error)
-      // once its own download of the layer, or its own unpack of the parent layer, fails.
+      // once its own unpack of the parent layer fails. (A failed download fails the unpack itself.)
       const gaveUp = new AbortController();
-      downloads[i]!.catch((err: unknown) => gaveUp.abort(err));
       unpacks[i - 1]?.catch((err: unknown) => gaveUp.abort(err));
       const unpack = (async () => {
         await leavingWindow?.catch(() => undefined);
         if (lowestFailed < i) throw new FailedPreconditionError(`layer ${layers[i]!.digest} not unpacked: a lower layer failed`);
         signal.throwIfAborted();
         gaveUp.signal.throwIfAborted();
-        await this.unpack(lease, layers[i]!, diffIds[i]!, chain[i]!, parentChainId, AbortSignal.any([signal, gaveUp.signal]));
+        await this.unpack(layers[i]!, diffIds[i]!, chain[i]!, parentChainId, AbortSignal.any([signal, gaveUp.signal]));
       })();
       unpack.catch(() => {
         lowestFailed = Math.min(lowestFailed, i);
@@ -239,40 +238,44 @@ export class ImagePuller {
    * needs this chain id, so it waits on the blob through BlobDownloads, never
    * on one pull's download promise (that pull may go away).
    */
-  private unpack(
-    lease: Lease,
-    layer: Descriptor,
-    diffId: string,
-    chainId: string,
-    parentChainId: string | undefined,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private unpack(layer: Descriptor, diffId: string, chainId: string, parentChainId: string | undefined, signal: AbortSignal): Promise<void> {
+    // By chain and blob: the same chain can come from differently compressed blobs, and this waits on one of them.
     return this.unpackFlights.do(
-      chainId,
+      `${chainId}\n${layer.digest}`,
       async (flightSignal) => {
         if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
-        for (;;) {
-          const following = await this.inProgress.ready(layer.digest, {
-            follow: layer.size >= FOLLOW_DOWNLOAD_MIN_BYTES,
-            isStored: async () => (await this.deps.content.info(layer.digest)) !== undefined,
-            signal: flightSignal,
-          });
-          try {
-            await this.unpackInto(lease, layer, diffId, chainId, parentChainId, following, flightSignal);
-            return;
-          } catch (err) {
-            if (!following) throw err;
-            // A broken or lying download breaks the unpack that follows it: report the download's failure.
-            await Promise.race([following.settled, abortedPromise(flightSignal)]);
-            flightSignal.throwIfAborted();
-            // Every pull that wanted that attempt went away; the pull still waiting here started a new one.
-            if (following.abandoned) continue;
-            throw following.error ?? err;
-          }
-        }
+        await this.unpackWhenReadable(layer, diffId, chainId, parentChainId, flightSignal);
       },
       signal,
     );
+  }
+
+  /** Waits for the blob to be readable and unpacks it; starts over when the download it followed was abandoned. */
+  private async unpackWhenReadable(layer: Descriptor, diffId: string, chainId: string, parentChainId: string | undefined, flightSignal: AbortSignal): Promise<void> {
+    for (;;) {
+      const following = await this.inProgress.ready(layer.digest, {
+        follow: layer.size >= FOLLOW_DOWNLOAD_MIN_BYTES,
+        isStored: async () => (await this.deps.content.info(layer.digest)) !== undefined,
+        signal: flightSignal,
+      });
+      // The unpack's own lease: the pull that started it may end (and release its lease) while others still wait.
+      let lease: Lease | undefined;
+      try {
+        lease = this.deps.leases.create();
+        await this.unpackInto(lease, layer, diffId, chainId, parentChainId, following, flightSignal);
+        return;
+      } catch (err) {
+        if (!following) throw err;
+        // A broken or lying download breaks the unpack that follows it: report the download's failure.
+        await Promise.race([following.settled, abortedPromise(flightSignal)]);
+        flightSignal.throwIfAborted();
+        // Every pull that wanted that attempt went away; the pull still waiting here started a new one.
+        if (following.abandoned) continue;
+        throw following.error ?? err;
+      } finally {
+        lease?.release();
+      }
+    }
   }
 
   /** One unpack into a new parentless snapshot, committed onto the parent; the snapshot goes if it fails. */
@@ -307,15 +310,26 @@ export class ImagePuller {
       if (following) await this.applyFollowing(layer, following, options);
       else await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, options);
       await parentCommitted();
-      // The diffID is verified, so the files are the layer's even if its blob is not stored yet.
-      await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest }, parentChainId ? { parent: parentChainId } : {});
-      this.commits.announce(chainId);
+      // Another blob of the same layer (compressed otherwise) may have been unpacked meanwhile: that one stands.
+      if (this.deps.snapshots.stat(chainId)?.kind !== 'committed') {
+        // The diffID is verified, so the files are the layer's even if its blob is not stored yet.
+        await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest }, parentChainId ? { parent: parentChainId } : {});
+        this.commits.announce(chainId);
+        return;
+      }
     } catch (err) {
-      // Files first: on a full disk, removing the snapshot's record needs the space they hold.
-      await rm(dirs.upper, { recursive: true, force: true }).catch(() => undefined);
-      await this.deps.snapshots.remove(key).catch(() => undefined);
+      await this.discardExtraction(key, dirs.upper);
       throw err;
     }
+    await this.discardExtraction(key, dirs.upper);
+  }
+
+  private async discardExtraction(key: string, upper: string): Promise<void> {
+    // Committed after all (a commit that failed after renaming the record): its files are the layer's now.
+    if (this.deps.snapshots.stat(key)?.kind !== 'active') return;
+    // Files first: on a full disk, removing the snapshot's record needs the space they hold.
+    await rm(upper, { recursive: true, force: true }).catch(() => undefined);
+    await this.deps.snapshots.remove(key).catch(() => undefined);
   }
 
   /** Applies a layer from its ingest file as the download writes it. */
