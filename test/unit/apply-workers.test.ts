@@ -227,6 +227,24 @@ describe('LayerApplyWorkers', () => {
     });
   }
 
+  for (const where of ['a worker thread', 'the calling thread'] as const) {
+    it(`stops an apply when its signal aborts (nobody wants the layer any more), on ${where}`, async () => {
+      const appliers = where === 'a worker thread' ? workers : new LayerApplyWorkers({ maxWorkers: 0 });
+      const compressed = gzipSync(layerTar);
+      // The writer stops half way and never goes on: only the signal can end the apply.
+      const growing = await growingWrite(join(dir, `cancelled-${where.length}.tar.gz`), compressed.subarray(0, compressed.length >> 1), 4, undefined, { verify: false });
+      try {
+        const stop = new AbortController();
+        const applying = appliers.applyGrowing(growing.file, compressed.length, { root: await target(`cancelled-${where.length}`), whiteoutMode: 'overlay', signal: stop.signal });
+        await growing.writing;
+        stop.abort(new Error('every pull of this layer went away'));
+        await assert.rejects(applying, /every pull of this layer went away/);
+      } finally {
+        await growing.close();
+      }
+    });
+  }
+
   it('fails a held-back expansion with the download\'s error when the download turns out to lie', async () => {
     const zeros = Buffer.alloc(80 << 20);
     const bomb = gzipSync(await tarOf([{ name: 'zeros.bin', body: zeros }]));

@@ -13,6 +13,8 @@ if (!port) throw new Error('apply-worker.js runs only as a worker thread of Laye
 
 const waitingForLowers = new Map<number, { resolve(dirs: readonly string[]): void; reject(err: Error): void }>();
 const growing = new Map<number, GrowingFileReader>();
+/** The input stream of each running job, so a cancel can stop it. */
+const inputs = new Map<number, Readable>();
 const reply = (message: WorkerReply): void => port.postMessage(message);
 
 function open(job: number, source: WorkerLayerSource, size: number): { stream: Readable; unverified?: ApplyOptions['unverified'] } {
@@ -26,6 +28,9 @@ port.on('message', (message: WorkerRequest) => {
   switch (message.type) {
     case 'grown':
       growing.get(message.job)?.grow(message.available);
+      return;
+    case 'cancel':
+      inputs.get(message.job)?.destroy(new Error(message.message));
       return;
     case 'sourceVerified':
       growing.get(message.job)?.complete();
@@ -46,6 +51,7 @@ port.on('message', (message: WorkerRequest) => {
   }
   const { job, source, size, root, whiteoutMode, expectedDiffId } = message;
   const { stream, unverified } = open(job, source, size);
+  inputs.set(job, stream);
   applyLayer(stream, {
     root,
     whiteoutMode,
@@ -64,5 +70,8 @@ port.on('message', (message: WorkerRequest) => {
         reply({ type: 'failed', job, error: { name: e.name, message: e.message, ...(e instanceof BerthError ? { code: e.code } : {}) } });
       },
     )
-    .finally(() => growing.delete(job));
+    .finally(() => {
+      growing.delete(job);
+      inputs.delete(job);
+    });
 });

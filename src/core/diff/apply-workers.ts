@@ -8,7 +8,8 @@
 import { createReadStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { BerthError, type BerthErrorCode } from '../errors.js';
-import { applyLayer, type ApplyResult, type WhiteoutMode } from './apply.js';
+import type { Readable } from 'node:stream';
+import { applyLayer, type ApplyOptions, type ApplyResult, type WhiteoutMode } from './apply.js';
 import { GrowingFileReader } from './growing-file.js';
 import { mallocTrim, nativeAvailable } from '../sys/native.js';
 
@@ -19,6 +20,8 @@ export interface FileApplyOptions {
   expectedDiffId?: string;
   /** Called on the first hardlink to a file of a lower layer only (see ApplyOptions.lowerDirs). */
   lowerDirs?: () => Promise<readonly string[]>;
+  /** Stops the apply (it fails with the signal's reason) when nobody wants the layer any more. */
+  signal?: AbortSignal;
 }
 
 /** A layer file its writer is still appending to, and how to follow the writer (see GrowingFileReader). */
@@ -64,6 +67,7 @@ export type WorkerRequest =
   | { type: 'apply'; job: number; source: WorkerLayerSource; size: number; root: string; whiteoutMode: WhiteoutMode; expectedDiffId?: string }
   | { type: 'grown'; job: number; available: number }
   | { type: 'sourceVerified'; job: number }
+  | { type: 'cancel'; job: number; message: string }
   | { type: 'sourceFailed'; job: number; message: string }
   | { type: 'lowers'; job: number; dirs: readonly string[] }
   | { type: 'lowersFailed'; job: number; message: string };
@@ -95,6 +99,28 @@ interface RunningJob {
   options: FileApplyOptions;
   resolve(result: ApplyResult): void;
   reject(err: Error): void;
+  stopListening?(): void;
+}
+
+function abortMessage(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : 'layer apply cancelled';
+}
+
+/** applyLayer on this thread, its input destroyed (so the apply fails) if `options.signal` aborts. */
+async function applyInProcess(input: Readable, options: FileApplyOptions & Pick<ApplyOptions, 'unverified'>): Promise<ApplyResult> {
+  const { signal } = options;
+  if (!signal) return applyLayer(input, options);
+  const cancel = (): void => {
+    input.destroy(signal.reason instanceof Error ? signal.reason : new Error(abortMessage(signal)));
+  };
+  if (signal.aborted) cancel();
+  else signal.addEventListener('abort', cancel, { once: true });
+  try {
+    return await applyLayer(input, options);
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
 }
 
 export class LayerApplyWorkers {
@@ -114,7 +140,7 @@ export class LayerApplyWorkers {
   /** Applies the layer stored in the file at `path` (tar, tar+gzip or tar+zstd). */
   apply(path: string, size: number, options: FileApplyOptions): Promise<ApplyResult> {
     const pooled = this.workerFor(size);
-    if (!pooled) return applyLayer(createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }), options);
+    if (!pooled) return applyInProcess(createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }), options);
     return this.run(pooled, { kind: 'file', path }, size, options);
   }
 
@@ -125,7 +151,7 @@ export class LayerApplyWorkers {
       const reader = new GrowingFileReader(file.fd, size, file.available);
       const unfollow = file.follow({ grown: (n) => reader.grow(n), finished: () => reader.complete(), failed: (err) => reader.fail(err) });
       try {
-        return await applyLayer(reader, { ...options, unverified: { bytes: unverifiedExpansionLimit(size), verified: () => reader.verified } });
+        return await applyInProcess(reader, { ...options, unverified: { bytes: unverifiedExpansionLimit(size), verified: () => reader.verified } });
       } finally {
         unfollow();
       }
@@ -148,9 +174,16 @@ export class LayerApplyWorkers {
   }
 
   private run(pooled: PooledWorker, source: WorkerLayerSource, size: number, options: FileApplyOptions): Promise<ApplyResult> {
-    return new Promise<ApplyResult>((resolve, reject) => {
+    const applying = new Promise<ApplyResult>((resolve, reject) => {
       const job: RunningJob = { id: this.nextJob++, options, resolve, reject };
       pooled.job = job;
+      const signal = options.signal;
+      if (signal) {
+        const cancel = (): void => pooled.worker.postMessage({ type: 'cancel', job: job.id, message: abortMessage(signal) } satisfies WorkerRequest);
+        if (signal.aborted) queueMicrotask(cancel);
+        else signal.addEventListener('abort', cancel, { once: true });
+        job.stopListening = () => signal.removeEventListener('abort', cancel);
+      }
       const request: WorkerRequest = {
         type: 'apply',
         job: job.id,
@@ -162,6 +195,7 @@ export class LayerApplyWorkers {
       };
       pooled.worker.postMessage(request);
     });
+    return applying;
   }
 
   /** Stops every worker; a running apply fails. Later applies run on the calling thread. */
@@ -198,6 +232,7 @@ export class LayerApplyWorkers {
     const finish = (): RunningJob | undefined => {
       const job = pooled.job;
       pooled.job = undefined;
+      job?.stopListening?.();
       if (this.workers.has(pooled)) {
         clearTimeout(pooled.idleTimer);
         pooled.idleTimer = setTimeout(() => this.retire(pooled), this.idleTimeoutMs);

@@ -85,6 +85,7 @@ export class ImagePuller {
 
   private async pullOnce(ref: ImageReference, client: RegistryClient, progress: PullProgress, flightSignal: AbortSignal): Promise<PulledImage> {
     const lease = this.deps.leases.create();
+    const unpackKeys: string[] = [];
     // Ends with this pull: downloads still queued when one layer fails stop instead of running on.
     const ended = new AbortController();
     const signal = AbortSignal.any([flightSignal, ended.signal]);
@@ -126,12 +127,14 @@ export class ImagePuller {
           );
         }
       } catch (err) {
+        ended.abort(err); // no use downloading the layers of an image whose config is wrong
         await Promise.allSettled(downloads);
         throw err;
       }
       const chain = chainIds(diffIds);
       lease.add('snapshot', chain);
-      await this.unpackAll(layers, diffIds, chain, signal);
+      unpackKeys.push(...layers.map((layer, i) => unpackKey(chain[i]!, layer.digest)));
+      await this.unpackAll(layers, diffIds, chain, downloads, signal);
       // A layer may be unpacked (and its diffID verified) before its blob is: the image needs both.
       await allSettledOrThrow(downloads);
 
@@ -154,6 +157,9 @@ export class ImagePuller {
       return { id: manifest.config.digest, records: stored, config };
     } finally {
       ended.abort(new CancelledError(`pull of ${ref.toString()} ended`));
+      // Unpacks this pull was the last to want wind down first: on a full disk, their files hold the space
+      // the lease's release needs.
+      await Promise.all(unpackKeys.map((key) => this.unpackFlights.drained(key)));
       lease.release();
     }
   }
@@ -204,7 +210,7 @@ export class ImagePuller {
    * layer i-1 once that one is committed. Waits for every download and unpack
    * to settle, then reports the failure of the lowest layer, if any.
    */
-  private async unpackAll(layers: Descriptor[], diffIds: string[], chain: string[], signal: AbortSignal): Promise<void> {
+  private async unpackAll(layers: Descriptor[], diffIds: string[], chain: string[], downloads: Promise<void>[], signal: AbortSignal): Promise<void> {
     const unpacks: Promise<void>[] = [];
     // Layers above a failed one are not unpacked; those below still are (their failure would be the one to report).
     let lowestFailed = Number.POSITIVE_INFINITY;
@@ -212,8 +218,9 @@ export class ImagePuller {
       const leavingWindow = i >= this.unpackWindow ? unpacks[i - this.unpackWindow] : undefined;
       const parentChainId = i > 0 ? chain[i - 1] : undefined;
       // The unpack is shared with other pulls of this chain: this pull stops waiting for it (with that error)
-      // once its own unpack of the parent layer fails. (A failed download fails the unpack itself.)
+      // once its own download of the layer, or its own unpack of the parent layer, fails.
       const gaveUp = new AbortController();
+      downloads[i]!.catch((err: unknown) => gaveUp.abort(err));
       unpacks[i - 1]?.catch((err: unknown) => gaveUp.abort(err));
       const unpack = (async () => {
         await leavingWindow?.catch(() => undefined);
@@ -239,9 +246,8 @@ export class ImagePuller {
    * on one pull's download promise (that pull may go away).
    */
   private unpack(layer: Descriptor, diffId: string, chainId: string, parentChainId: string | undefined, signal: AbortSignal): Promise<void> {
-    // By chain and blob: the same chain can come from differently compressed blobs, and this waits on one of them.
     return this.unpackFlights.do(
-      `${chainId}\n${layer.digest}`,
+      unpackKey(chainId, layer.digest),
       async (flightSignal) => {
         if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
         await this.unpackWhenReadable(layer, diffId, chainId, parentChainId, flightSignal);
@@ -306,6 +312,7 @@ export class ImagePuller {
           return [lower.upper, ...lower.lowers];
         },
         expectedDiffId: diffId,
+        signal,
       };
       if (following) await this.applyFollowing(layer, following, options);
       else await this.appliers.apply(this.deps.content.blobPath(layer.digest), layer.size, options);
@@ -314,12 +321,14 @@ export class ImagePuller {
       if (this.deps.snapshots.stat(chainId)?.kind !== 'committed') {
         // The diffID is verified, so the files are the layer's even if its blob is not stored yet.
         await this.deps.snapshots.commit(chainId, key, { 'berth.io/layer': layer.digest }, parentChainId ? { parent: parentChainId } : {});
-        this.commits.announce(chainId);
         return;
       }
     } catch (err) {
       await this.discardExtraction(key, dirs.upper);
       throw err;
+    } finally {
+      // Also when the commit failed after recording it, or another unpack committed it: children wait on this.
+      if (this.deps.snapshots.stat(chainId)?.kind === 'committed') this.commits.announce(chainId);
     }
     await this.discardExtraction(key, dirs.upper);
   }
@@ -357,6 +366,11 @@ export class ImagePuller {
       await handle.close();
     }
   }
+}
+
+/** An unpack's flight key: by chain and blob, since the same chain can come from differently compressed blobs. */
+function unpackKey(chainId: string, digest: string): string {
+  return `${chainId}\n${digest}`;
 }
 
 /** Resolves when `signal` aborts (never, if it never does). */

@@ -83,6 +83,12 @@ export class SingleFlight<T> {
   get size(): number {
     return this.inFlight.size;
   }
+
+  /** Resolves once abandoned work for `key` (every waiter left) has wound down; at once if there is none. */
+  drained(key: string): Promise<void> {
+    const draining = this.draining.get(key);
+    return draining ? draining.then(() => undefined, () => undefined) : Promise.resolve();
+  }
 }
 
 /** A readers/writer lock: many pulls at once, garbage collection alone. */
