@@ -50,9 +50,10 @@ export interface PullerDeps {
  * chain id → record the image names. Downloads run concurrently; each layer is
  * unpacked (on a worker thread) while it downloads, reading its ingest file
  * as it grows, side by side with the others, and committed onto its parent
- * once that one is committed and its blob is verified and stored. The
- * image is recorded only when every layer is, so a crash never leaves a
- * visible half image. Concurrent pulls share blob downloads and unpacks.
+ * once that one is committed and its diffID checks out. The image is recorded
+ * only when every layer is committed and every blob verified and stored, so a
+ * crash never leaves a visible half image. Concurrent pulls share blob
+ * downloads and unpacks; a shared unpack never depends on one pull staying.
  */
 export class ImagePuller {
   private readonly blobFlights = new SingleFlight<void>();
@@ -205,10 +206,10 @@ export class ImagePuller {
   }
 
   /**
-   * Unpacks each layer as soon as it is downloaded, up to `concurrentUnpacks`
-   * at once, each into its own parentless snapshot; layer i is committed onto
-   * layer i-1 once that one is committed. Waits for every download and unpack
-   * to settle, then reports the failure of the lowest layer, if any.
+   * Unpacks the layers, up to `concurrentUnpacks` at once, each into its own
+   * parentless snapshot as soon as its blob can be read; layer i is committed
+   * onto layer i-1 once that one is committed. Waits for every unpack to
+   * settle, then reports the failure of the lowest layer, if any.
    */
   private async unpackAll(layers: Descriptor[], diffIds: string[], chain: string[], downloads: Promise<void>[], signal: AbortSignal): Promise<void> {
     const unpacks: Promise<void>[] = [];
