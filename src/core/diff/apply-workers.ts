@@ -269,11 +269,12 @@ export class LayerApplyWorkers {
 
   private retire(pooled: PooledWorker): void {
     if (pooled.job || !this.workers.delete(pooled)) return;
-    // The exited thread's malloc arena stays with the process unless trimmed.
+    // The exited threads' malloc arenas stay with the process unless trimmed; a trim walks every arena
+    // (milliseconds on the event loop), so it waits for the last worker to go.
     void pooled.worker
       .terminate()
       .then(() => {
-        if (nativeAvailable()) mallocTrim();
+        if (this.workers.size === 0 && nativeAvailable()) mallocTrim();
       })
       .catch(() => undefined);
   }
