@@ -48,15 +48,10 @@ export async function execSync(runtime: OciRuntime, id: string, cmd: string[], t
       timeoutMs > 0
         ? setTimeout(() => {
             timedOut = true;
-            void readFile(pidFile, 'utf8')
-              .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
-              .catch(() => child.kill('SIGKILL'));
+            killExecProcess(pidFile, child);
           }, timeoutMs)
         : undefined;
-    const code = await new Promise<number>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (c, signal) => resolve(c ?? (signal ? 128 + 9 : 1)));
-    });
+    const code = await exitCode(child);
     if (timer) clearTimeout(timer);
     if (timedOut) throw new DeadlineExceededError(`command ${JSON.stringify(cmd)} in container ${id} timed out after ${timeoutMs / 1000}s`);
     const stderr = Buffer.concat(err);
@@ -116,13 +111,16 @@ export async function execStream(runtime: OciRuntime, id: string, cmd: string[],
   });
 }
 
-/** Kills the exec'd process (through runc's pid file) when the client goes away. */
+/** SIGKILL to the exec'd process through runc's pid file; to runc itself while the pid file is not written yet. */
+function killExecProcess(pidFile: string, child: Child): void {
+  void readFile(pidFile, 'utf8')
+    .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
+    .catch(() => child.kill('SIGKILL'));
+}
+
+/** Kills the exec'd process when the client goes away. */
 function killOnAbort(signal: AbortSignal, pidFile: string, child: Child): () => void {
-  const onAbort = (): void => {
-    void readFile(pidFile, 'utf8')
-      .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
-      .catch(() => child.kill('SIGKILL'));
-  };
+  const onAbort = (): void => killExecProcess(pidFile, child);
   signal.addEventListener('abort', onAbort, { once: true });
   return () => signal.removeEventListener('abort', onAbort);
 }
