@@ -14,11 +14,12 @@
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, closeSync, constants as fsConstants } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { findInPath } from './executable.js';
 import {
   closeWatch, nativeAvailable, posixSpawn, reap, setWatchEvents, setWatchRef, socketPair, watchFd, WATCH_READABLE, type FdWatcher,
 } from './native.js';
@@ -227,15 +228,7 @@ class SpawnedChild extends EventEmitter implements Child {
 /** The program's absolute path: `file` itself when it names a path (relative to the child's cwd), else the first executable match in PATH. */
 function findProgram(file: string, searchPath: string | undefined, cwd: string | undefined): string {
   if (file.includes('/')) return isAbsolute(file) ? file : resolve(cwd ?? '.', file);
-  for (const dir of (searchPath ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, file);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  throw Object.assign(new Error(`${file} not found in PATH`), { code: 'ENOENT', errno: -2 });
+  const found = findInPath(file, searchPath);
+  if (found === undefined) throw Object.assign(new Error(`${file} not found in PATH`), { code: 'ENOENT', errno: -2 });
+  return found;
 }
