@@ -124,10 +124,14 @@ export function conmonArgs(options: MonitoredContainerOptions, runtimePath: stri
  * On failure the runtime's own reason is in the error message.
  */
 export async function startMonitoredContainer(options: MonitoredContainerOptions): Promise<MonitoredContainer> {
-  await access(join(options.bundle, 'config.json')).catch((err: Error) => {
-    throw new InvalidArgumentError(`bundle ${options.bundle} has no readable config.json: ${err.message}`);
-  });
+  await requireBundleConfig(options.bundle);
   return (await launchMonitor(options)).create();
+}
+
+async function requireBundleConfig(bundle: string): Promise<void> {
+  await access(join(bundle, 'config.json')).catch((err: Error) => {
+    throw new InvalidArgumentError(`bundle ${bundle} has no readable config.json: ${err.message}`);
+  });
 }
 
 /** A conmon started ahead of its bundle, held at the start pipe. */
@@ -203,9 +207,7 @@ export async function launchMonitor(options: MonitoredContainerOptions): Promise
         await launcherExit; // rejects with the spawn error
         throw new ContainerCreateError(`conmon (${conmonPath}) did not start`, '');
       }
-      await access(join(options.bundle, 'config.json')).catch((err: Error) => {
-        throw new InvalidArgumentError(`bundle ${options.bundle} has no readable config.json: ${err.message}`);
-      });
+      await requireBundleConfig(options.bundle);
       if (options.beforeCreate) await Promise.race([Promise.resolve(options.beforeCreate(child.pid)), deadline]);
       // Any byte lets conmon go on to fork and run `runtime create`.
       startPipe.end(Buffer.from([0]));

@@ -109,12 +109,8 @@ export class TaskService {
     const runtime = this.runtime(opts.handler);
     const bundle = this.bundleDir(opts.id);
     const rootfs = join(bundle, 'rootfs');
-    await Promise.all([
-      mkdir(bundle, { recursive: true, mode: 0o711 }),
-      mkdir(this.exitDir, { recursive: true }),
-      mkdir(this.persistDir(opts.id), { recursive: true }),
-      mkdir(this.socketDir, { recursive: true }),
-    ]);
+    // conmon runs in the bundle; launchMonitor makes the directories conmon writes to.
+    await mkdir(bundle, { recursive: true, mode: 0o711 });
     const monitor = await launchMonitor({
       id: opts.id,
       bundle,
