@@ -5,8 +5,8 @@ import type { ContainerRecord } from '../core/metadata/records.js';
 import { podFilesPaths } from '../core/sandbox/pod-files.js';
 import { allHostDevices, hostDeviceAt } from '../core/runtime/host-devices.js';
 import { checkHostPropagation } from '../core/runtime/mount-propagation.js';
-import { loadSeccompProfile } from '../core/runtime/seccomp-profile-file.js';
-import { buildContainerSpec, resolveUser, seccompLocalhostPath, validateMount, validateProcessConfig, validateResources, type HostDevice } from '../core/runtime/spec/index.js';
+import { localhostSeccompProfileFor } from '../core/runtime/seccomp-profile-file.js';
+import { buildContainerSpec, resolveUser, validateMount, validateProcessConfig, validateResources, type HostDevice } from '../core/runtime/spec/index.js';
 import type { ContainerConfig__Output } from '../gen/cri/runtime/v1/ContainerConfig.js';
 import type { CreateContainerRequest__Output } from '../gen/cri/runtime/v1/CreateContainerRequest.js';
 import type { CreateContainerResponse } from '../gen/cri/runtime/v1/CreateContainerResponse.js';
@@ -76,9 +76,7 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
   const imageConfig = await ctx.images.config(image.id);
   const sc = config.linux?.security_context ?? null;
   const privileged = sc?.privileged ?? false;
-  // Privileged containers run without seccomp, so their profile is never read (as in containerd).
-  const seccompPath = privileged ? undefined : seccompLocalhostPath(sc);
-  const localhostSeccompProfile = seccompPath !== undefined ? await loadSeccompProfile(seccompPath) : undefined;
+  const localhostSeccompProfile = await localhostSeccompProfileFor(sc);
   await checkHostPropagation(config.mounts);
   if (config.mounts.some((m) => m.recursive_read_only) && !(await rt.tasks.handlerFeatures(sandbox.runtimeHandler)).recursiveReadOnlyMounts) {
     throw new InvalidArgumentError(`recursive read-only mounts are not supported by runtime handler "${sandbox.runtimeHandler}" on this host (needs rro in its features and Linux 5.12)`);

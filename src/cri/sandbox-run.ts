@@ -4,8 +4,8 @@ import { createNetns, removeNetns } from '../cni/netns.js';
 import { AlreadyExistsError, InvalidArgumentError } from '../core/errors.js';
 import type { SandboxRecord } from '../core/metadata/records.js';
 import { createPodFiles, removePodFiles } from '../core/sandbox/pod-files.js';
-import { buildSandboxSpec, refuseNul, resolveUser, seccompLocalhostPath, validateCgroupParent, type PodFiles } from '../core/runtime/spec/index.js';
-import { loadSeccompProfile } from '../core/runtime/seccomp-profile-file.js';
+import { buildSandboxSpec, refuseNul, resolveUser, validateCgroupParent, type PodFiles } from '../core/runtime/spec/index.js';
+import { localhostSeccompProfileFor } from '../core/runtime/seccomp-profile-file.js';
 import type { Mount } from '../core/snapshots/snapshotter.js';
 import { chainIds } from '../core/images/chain-id.js';
 import { allSettledOrThrow } from '../core/util/concurrency.js';
@@ -81,10 +81,7 @@ export async function runPodSandbox(ctx: CriContext, req: RunPodSandboxRequest__
   const ns = config.linux?.security_context?.namespace_options ?? null;
   const hostNetwork = ns?.network === 'NODE';
   const hostIpc = ns?.ipc === 'NODE';
-  const podSc = config.linux?.security_context ?? null;
-  // Privileged pods run without seccomp, so their profile is never read.
-  const seccompPath = podSc?.privileged ? undefined : seccompLocalhostPath(podSc);
-  const localhostSeccompProfile = seccompPath !== undefined ? await loadSeccompProfile(seccompPath) : undefined;
+  const localhostSeccompProfile = await localhostSeccompProfileFor(config.linux?.security_context ?? null);
 
   const record: SandboxRecord = {
     id,
