@@ -8,7 +8,9 @@
  * keyed by the host[:port] berth contacts (a mirror's own host when pulling
  * through one), used when PullImage carries no AuthConfig.
  */
-import type { Credentials } from '../core/distribution/auth.js';
+import { splitBasicAuth, type Credentials } from '../core/distribution/auth.js';
+import { DOCKER_HUB_ENDPOINT_HOST } from '../core/distribution/hosts.js';
+import { DEFAULT_DOMAIN } from '../core/distribution/reference.js';
 import { ConfigError, describe, isTable } from './config-error.js';
 
 /** containerd's `registry.configs.<host>.auth` keys; exactly one form is set after validation. */
@@ -27,7 +29,6 @@ export interface RegistryHostConfig {
 
 const AUTH_KEYS = ['username', 'password', 'auth', 'identitytoken'] as const;
 const REDACTED = '<redacted>';
-const DOCKER_HUB_ENDPOINT = 'registry-1.docker.io';
 
 /** Validates `[registry.configs]`: host keys, known keys only, one credential form each. */
 export function validateRegistryConfigs(value: unknown, path: string): Record<string, RegistryHostConfig> {
@@ -80,10 +81,9 @@ function validateAuth(value: unknown, path: string): RegistryAuthConfig {
 
 function decodeBasicAuth(text: string, path: string): { username: string; password: string } {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw new ConfigError(path, 'must be base64 of "username:password"');
-  const decoded = Buffer.from(text, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) throw new ConfigError(path, 'must be base64 of "username:password" (no colon after decoding)');
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  const basic = splitBasicAuth(text);
+  if (!basic || basic.username === '') throw new ConfigError(path, 'must be base64 of "username:password" (no colon after decoding)');
+  return basic;
 }
 
 function toCredentials(auth: RegistryAuthConfig): Credentials {
@@ -105,7 +105,7 @@ export function credentialsLookup(configs: Record<string, RegistryHostConfig>): 
   return (host) => {
     if (byHost.size === 0) return undefined;
     const key = host.toLowerCase();
-    return byHost.get(key) ?? (key === DOCKER_HUB_ENDPOINT ? byHost.get('docker.io') : undefined);
+    return byHost.get(key) ?? (key === DOCKER_HUB_ENDPOINT_HOST ? byHost.get(DEFAULT_DOMAIN) : undefined);
   };
 }
 

@@ -1,5 +1,6 @@
-import { isHeaderSafeToken } from '../core/distribution/auth.js';
+import { isHeaderSafeToken, splitBasicAuth } from '../core/distribution/auth.js';
 import type { Credentials } from '../core/distribution/client.js';
+import { DOCKER_HUB_HOSTS } from '../core/distribution/hosts.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { AuthConfig__Output } from '../gen/cri/runtime/v1/AuthConfig.js';
 import type { PullCredentials } from '../core/images/image-service.js';
@@ -14,10 +15,9 @@ export function credentialsFromAuth(auth: AuthConfig__Output | null | undefined)
   }
   if (auth.username || auth.password) return { username: auth.username, password: auth.password };
   if (auth.auth) {
-    const decoded = Buffer.from(auth.auth, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) throw new InvalidArgumentError('auth.auth must be base64 of "username:password"');
-    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    const basic = splitBasicAuth(auth.auth);
+    if (!basic) throw new InvalidArgumentError('auth.auth must be base64 of "username:password"');
+    return basic;
   }
   return undefined;
 }
@@ -39,8 +39,6 @@ export function pullCredentialsFromAuth(auth: AuthConfig__Output | null | undefi
   };
 }
 
-/** Docker Hub credentials are keyed by its index URL; its registry endpoint is another host. */
-const DOCKER_HUB_HOSTS = ['index.docker.io', 'docker.io', 'registry-1.docker.io'];
 
 /** The `host[:port]` names a server_address stands for: the host of a URL, or the address itself. */
 function serverHosts(serverAddress: string): Set<string> {

@@ -79,6 +79,13 @@ export function basicAuthorization(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
 }
 
+/** The username and password in a Docker config `auth` value (base64 of "username:password"); undefined without a colon. */
+export function splitBasicAuth(encoded: string): { username: string; password: string } | undefined {
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? undefined : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
 export function repositoryScope(repoPath: string, actions: readonly string[]): string {
   return `repository:${repoPath}:${actions.join(',')}`;
 }

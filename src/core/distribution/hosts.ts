@@ -7,6 +7,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { InvalidArgumentError } from '../errors.js';
+import { DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN } from './reference.js';
 
 export type HostCapability = 'pull' | 'resolve' | 'push';
 
@@ -20,8 +21,11 @@ export interface RegistryHost {
 }
 
 const ALL_CAPABILITIES: readonly HostCapability[] = ['pull', 'resolve', 'push'];
-const DOCKER_HUB_DOMAIN = 'docker.io';
-const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
+/** The host Docker Hub's registry API answers on (the "docker.io" domain of references maps to it). */
+export const DOCKER_HUB_ENDPOINT_HOST = 'registry-1.docker.io';
+const DOCKER_HUB_SERVER = `https://${DOCKER_HUB_ENDPOINT_HOST}`;
+/** Every name Docker Hub's registry goes by: the reference domain, its legacy index name, the API endpoint. */
+export const DOCKER_HUB_HOSTS: readonly string[] = [DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, DOCKER_HUB_ENDPOINT_HOST];
 const DEFAULT_DIR = '_default';
 const HOSTS_FILE = 'hosts.toml';
 
@@ -166,7 +170,7 @@ function endpointUrl(raw: string, overridePath: boolean, where: string): URL {
 
 function defaultServer(domain: string, settings: HostSettings): RegistryHost {
   let raw: string;
-  if (domain === DOCKER_HUB_DOMAIN) raw = DOCKER_HUB_SERVER;
+  if (domain === DEFAULT_DOMAIN) raw = DOCKER_HUB_SERVER;
   else raw = `${isLocalhost(domain) ? 'http' : 'https'}://${domain}`;
   return makeHost(endpointUrl(raw, settings.overridePath ?? false, domain), settings);
 }

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../errors.js';
 
 export const DEFAULT_DOMAIN = 'docker.io';
 export const DEFAULT_TAG = 'latest';
-const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
+export const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
 const OFFICIAL_REPO_PREFIX = 'library/';
 const MAX_NAME_LENGTH = 255;
 
