@@ -34,6 +34,3 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
   await fsyncDir(dir);
 }
 
-export function isErrno(err: unknown, code: string): boolean {
-  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
-}

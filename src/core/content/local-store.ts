@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidArgumentError, isStorageFull, NotFoundError, ResourceExhaustedError, storageFullError, UnavailableError } from '../errors.js';
 import { digestHex, newDigester } from './digest.js';
-import { fsyncDir, isErrno, TEMP_MARKER, writeFileAtomic } from './fs-util.js';
+import { isErrno } from '../util/errno.js';
+import { fsyncDir, TEMP_MARKER, writeFileAtomic } from './fs-util.js';
 import type {
   BlobInfo,
   ContentStore,

@@ -4,7 +4,8 @@ import { lstat, mkdir, open, readFile, rename, rm, type FileHandle } from 'node:
 import { join } from 'node:path';
 import { FailedPreconditionError } from '../errors.js';
 import { digestHex, newDigester } from './digest.js';
-import { fsyncDir, isErrno, writeFileAtomic } from './fs-util.js';
+import { isErrno } from '../util/errno.js';
+import { fsyncDir, writeFileAtomic } from './fs-util.js';
 import type { BlobInfo, ContentWriter, ExpectedBlob } from './store.js';
 
 /** Contents of `ingest/<key>/ref.json`. */

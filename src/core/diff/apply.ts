@@ -10,6 +10,7 @@ import { lgetxattr, llistxattr, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } fr
 import { openUncompressed } from './decompress.js';
 import { installPaxDecoder, paxXattrs } from './pax.js';
 import { cleanEntryName, resolveDirInRoot, resolveEntry, ResolvedDirs, UnsafeEntryError, type ResolvedEntry } from './safe-path.js';
+import { isErrno } from '../util/errno.js';
 
 export type WhiteoutMode = 'delete' | 'overlay';
 
@@ -398,15 +399,11 @@ function paxTime(pax: Record<string, string> | null, key: string): Date | undefi
   return Number.isFinite(seconds) ? new Date(seconds * 1000) : undefined;
 }
 
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
-
 async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path);
   } catch (err) {
-    if (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
 }

@@ -1,6 +1,7 @@
 import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
+import { isErrno } from '../util/errno.js';
 
 const MAX_SYMLINK_HOPS = 40;
 const MAX_ENTRY_NAME_BYTES = 4096;
@@ -30,10 +31,6 @@ export function cleanEntryName(name: string): string[] {
     parts.push(part);
   }
   return parts;
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
 }
 
 /**
