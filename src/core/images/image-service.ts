@@ -64,8 +64,8 @@ export class ImageService {
   }
 
   /**
-   * Pulls an image, with the request's credentials for every host if given,
-   * else with those configured per host. `signal` is the caller's: when every caller of the same
+   * Pulls an image, with the request's credentials if given (for the hosts
+   * they are meant for), else with those configured per host. `signal` is the caller's: when every caller of the same
    * pull has aborted, the downloads stop. A failed pull leaves nothing behind:
    * what it stored but no image references is collected (queued right away,
    * so later pulls and removals wait for it).
