@@ -2,7 +2,8 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../core/errors.js';
 import type { BerthConfig } from './schema.js';
-import { ConfigError } from './validate.js';
+import { ConfigError } from './config-error.js';
+import { requireBothOrNeither } from './validate.js';
 
 /** The streaming server's certificate (chain) and private key, PEM. */
 export interface StreamTls {
@@ -29,8 +30,7 @@ async function readConfiguredFile(path: string, key: string): Promise<Buffer> {
  */
 export async function loadStreamTls(stream: BerthConfig['stream']): Promise<StreamTls | undefined> {
   if (!stream.tls_cert_file && !stream.tls_key_file) return undefined;
-  if (!stream.tls_cert_file) throw new ConfigError(CERT_KEY, `must be set together with ${KEY_KEY}`);
-  if (!stream.tls_key_file) throw new ConfigError(KEY_KEY, `must be set together with ${CERT_KEY}`);
+  requireBothOrNeither(stream.tls_cert_file, CERT_KEY, stream.tls_key_file, KEY_KEY);
   const cert = await readConfiguredFile(stream.tls_cert_file, CERT_KEY);
   const key = await readConfiguredFile(stream.tls_key_file, KEY_KEY);
   let certificate: X509Certificate;

@@ -65,7 +65,8 @@ function optionalAbsolutePath(value: string, key: string): string {
   return value === '' ? value : absolutePath(value, key);
 }
 
-function requireBothOrNeither(a: string, aKey: string, b: string, bKey: string): void {
+/** Two keys that only work together: one set without the other names the missing one. */
+export function requireBothOrNeither(a: string, aKey: string, b: string, bKey: string): void {
   if (a && !b) throw new ConfigError(bKey, `must be set together with ${aKey}`);
   if (b && !a) throw new ConfigError(aKey, `must be set together with ${bKey}`);
 }
