@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs, statfsSync } from 'node:fs';
 import path from 'node:path';
+import { readMountInfo } from '../core/sys/mountinfo.js';
 import { MNT_DETACH, pinNewNetns, umount2 } from '../core/sys/native.js';
 
 export const DEFAULT_NETNS_DIR = '/var/run/netns';
@@ -72,15 +73,5 @@ async function isMountPoint(target: string): Promise<boolean> {
   const absolute = path.resolve(target);
   const dir = await fs.realpath(path.dirname(absolute)).catch(() => path.dirname(absolute));
   const resolved = path.join(dir, path.basename(absolute));
-  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  for (const line of mountinfo.split('\n')) {
-    const mountPoint = line.split(' ')[4];
-    if (mountPoint !== undefined && unescapeMountinfo(mountPoint) === resolved) return true;
-  }
-  return false;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
-function unescapeMountinfo(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  return (await readMountInfo()).some((m) => m.mountPoint === resolved);
 }

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { run } from './exec.js';
+import { parseMountInfo } from '../../src/core/sys/mountinfo.js';
 
 export const NETNS_DIR = '/var/run/netns';
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -48,20 +49,11 @@ export function netnsNames(): Set<string> {
   return existsSync(NETNS_DIR) ? new Set(readdirSync(NETNS_DIR)) : new Set();
 }
 
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescapeMountinfo(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
 function mountsUnder(dirs: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const field = line.split(' ')[4];
-    if (field === undefined) continue;
-    const mountPoint = unescapeMountinfo(field);
-    if (dirs.some((d) => mountPoint === d || mountPoint.startsWith(`${d}/`))) out.push(mountPoint);
-  }
-  return out.sort();
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+    .map((m) => m.mountPoint)
+    .filter((mountPoint) => dirs.some((d) => mountPoint === d || mountPoint.startsWith(`${d}/`)))
+    .sort();
 }
 
 function inSubnet(address: string, subnet: string): boolean {

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { allHostDevices, hostDeviceAt, splitDeviceNumber } from '../../src/core/runtime/host-devices.js';
-import { checkPropagation, mountContaining, parseMountInfo } from '../../src/core/runtime/mount-propagation.js';
+import { checkPropagation, mountContaining } from '../../src/core/runtime/mount-propagation.js';
+import { parseMountInfo } from '../../src/core/sys/mountinfo.js';
 import { FailedPreconditionError } from '../../src/core/errors.js';
 import { featureMountOptions, kernelAtLeast } from '../../src/core/runtime/runtime-features.js';
 

@@ -4,32 +4,10 @@
  * HostToContainer (rslave) one on a shared or slave mount; otherwise mounts made
  * on either side could never cross and the pod would silently misbehave.
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors.js';
 import type { Mount__Output } from '../../gen/cri/runtime/v1/Mount.js';
-
-export interface MountInfo {
-  mountPoint: string;
-  /** The optional fields: `shared:N`, `master:N`, `propagate_from:N`, `unbindable`. */
-  optional: string[];
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal (`\040`). */
-function unescapeOctal(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
-}
-
-/** Parses /proc/<pid>/mountinfo (proc(5)); malformed lines are skipped. */
-export function parseMountInfo(text: string): MountInfo[] {
-  const out: MountInfo[] = [];
-  for (const line of text.split('\n')) {
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-', 6);
-    if (fields.length < 7 || sep < 0) continue;
-    out.push({ mountPoint: unescapeOctal(fields[4]!), optional: fields.slice(6, sep) });
-  }
-  return out;
-}
+import { readMountInfo, type MountInfo } from '../sys/mountinfo.js';
 
 /** The mount that holds `path` (already free of symlinks): the last mounted one with the longest matching mount point. */
 export function mountContaining(path: string, mounts: readonly MountInfo[]): MountInfo | undefined {
@@ -88,5 +66,5 @@ export async function checkHostPropagation(mounts: readonly Mount__Output[]): Pr
       throw new InvalidArgumentError(`mount host_path ${m.host_path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  checkPropagation(propagating, resolved, parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')));
+  checkPropagation(propagating, resolved, await readMountInfo());
 }
