@@ -1,4 +1,5 @@
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../content/fs-util.js';
 import { join } from 'node:path';
 
 export interface ExitInfo {
@@ -38,8 +39,6 @@ export async function readExitFile(exitDir: string, id: string): Promise<ExitInf
  * rename), for a container whose conmon is gone and so will never write it.
  */
 export async function writeExitFile(exitDir: string, id: string, exitCode: number): Promise<void> {
-  const path = exitFilePath(exitDir, id);
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, String(exitCode), { flush: true });
-  await rename(tmp, path);
+  // The temporary name has a dot in it, as conmon's do: the exit monitor skips it.
+  await writeFileAtomic(exitFilePath(exitDir, id), String(exitCode));
 }
