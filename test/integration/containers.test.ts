@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { startDaemon } from '../support/daemon.js';
 import { crictl } from '../support/exec.js';
-import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { BUSYBOX, podConfig, runInPod, startNode, type TestNode } from '../support/cluster.js';
 import { waitForContainerExit, waitUntil } from '../support/wait.js';
 
 const NONEWPRIVS = 'registry.k8s.io/e2e-test-images/nonewprivs:1.3';
@@ -19,15 +19,7 @@ describe('containers', () => {
   let podId: string;
   let pod: ReturnType<typeof podConfig>;
 
-  const run = async (name: string, config: Record<string, unknown>, start = true): Promise<string> => {
-    const { container_id } = await node.daemon.cri.runtime.CreateContainer({
-      pod_sandbox_id: podId,
-      sandbox_config: pod,
-      config: { metadata: { name }, image: { image: BUSYBOX }, log_path: `${name}.log`, ...config },
-    });
-    if (start) await node.daemon.cri.runtime.StartContainer({ container_id });
-    return container_id;
-  };
+  const run = (name: string, config: Record<string, unknown>, start = true): Promise<string> => runInPod(node.daemon, podId, pod, name, config, start);
 
   const exited = (id: string) => waitForContainerExit(node.daemon.cri.runtime, id);
 

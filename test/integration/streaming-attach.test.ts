@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { BUSYBOX, podConfig, runInPod, startNode, type TestNode } from '../support/cluster.js';
 import { remoteCommandClient, type RemoteCommandClient, type Transport } from '../support/streaming-clients.js';
 import { awaitSize, crictlArgs, runWithInput } from '../support/streaming-fixtures.js';
 import { waitForContainerExit, waitUntil } from '../support/wait.js';
@@ -28,16 +28,7 @@ describe('attach and terminal exec through berthd (conmon attach socket, runc on
   let counter = 0;
   const cri = () => node.daemon.cri.runtime;
 
-  const runContainer = async (config: Record<string, unknown>, start = true): Promise<string> => {
-    const name = `c${++counter}`;
-    const { container_id } = await cri().CreateContainer({
-      pod_sandbox_id: podId,
-      sandbox_config: pod,
-      config: { metadata: { name }, image: { image: BUSYBOX }, log_path: `${name}.log`, ...config },
-    });
-    if (start) await cri().StartContainer({ container_id });
-    return container_id;
-  };
+  const runContainer = (config: Record<string, unknown>, start = true): Promise<string> => runInPod(node.daemon, podId, pod, `c${++counter}`, config, start);
 
   const state = async (id: string) => (await cri().ContainerStatus({ container_id: id })).status!;
 

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Attach, Exec, PortForward, type V1Status } from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
-import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { BUSYBOX, podConfig, runInPod, startNode, type TestNode } from '../support/cluster.js';
 import { FakeTerminal, collect, kubeConfigForStreamingUrl, waitForText } from '../support/client-node.js';
 import { awaitSize } from '../support/streaming-fixtures.js';
 import { waitForContainerExit, waitUntil } from '../support/wait.js';
@@ -86,16 +86,8 @@ describe('@kubernetes/client-node Exec, Attach and PortForward against berth\'s 
   let counter = 0;
   const cri = () => node.daemon.cri.runtime;
 
-  const runContainer = async (sandboxId: string, sandboxConfig: ReturnType<typeof podConfig>, config: Record<string, unknown>): Promise<string> => {
-    const name = `c${++counter}`;
-    const { container_id } = await cri().CreateContainer({
-      pod_sandbox_id: sandboxId,
-      sandbox_config: sandboxConfig,
-      config: { metadata: { name }, image: { image: BUSYBOX }, log_path: `${name}.log`, ...config },
-    });
-    await cri().StartContainer({ container_id });
-    return container_id;
-  };
+  const runContainer = (sandboxId: string, sandboxConfig: ReturnType<typeof podConfig>, config: Record<string, unknown>): Promise<string> =>
+    runInPod(node.daemon, sandboxId, sandboxConfig, `c${++counter}`, config);
 
   const state = async (id: string) => (await cri().ContainerStatus({ container_id: id })).status!;
 

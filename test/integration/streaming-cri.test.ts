@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { crictl, run } from '../support/exec.js';
 import { httpGet } from '../support/http.js';
-import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { BUSYBOX, podConfig, runInPod, startNode, type TestNode } from '../support/cluster.js';
 
 describe('streaming through berthd (crictl exec / port-forward into real containers)', () => {
   let node: TestNode;
@@ -15,19 +15,9 @@ describe('streaming through berthd (crictl exec / port-forward into real contain
     await node.daemon.cri.image.PullImage({ image: { image: BUSYBOX } });
     const pod = podConfig(node);
     podId = (await node.daemon.cri.runtime.RunPodSandbox({ config: pod })).pod_sandbox_id;
-    containerId = (
-      await node.daemon.cri.runtime.CreateContainer({
-        pod_sandbox_id: podId,
-        sandbox_config: pod,
-        config: {
-          metadata: { name: 'web' },
-          image: { image: BUSYBOX },
-          command: ['sh', '-c', 'echo streamed-page > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'],
-          log_path: 'web.log',
-        },
-      })
-    ).container_id;
-    await node.daemon.cri.runtime.StartContainer({ container_id: containerId });
+    containerId = await runInPod(node.daemon, podId, pod, 'web', {
+      command: ['sh', '-c', 'echo streamed-page > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'],
+    });
   });
 
   after(async () => {

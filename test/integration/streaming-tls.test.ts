@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Exec, type V1Status } from '@kubernetes/client-node';
-import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { BUSYBOX, podConfig, runInPod, startNode, type TestNode } from '../support/cluster.js';
 import { collect, kubeConfigForStreamingUrl } from '../support/client-node.js';
 import { makeDaemonDirs, runBerthd } from '../support/daemon.js';
 import { crictl } from '../support/exec.js';
@@ -45,19 +45,7 @@ describe('streaming over TLS ([stream] tls_cert_file / tls_key_file)', () => {
     await node.daemon.cri.image.PullImage({ image: { image: BUSYBOX } });
     const pod = podConfig(node);
     podId = (await cri().RunPodSandbox({ config: pod })).pod_sandbox_id;
-    containerId = (
-      await cri().CreateContainer({
-        pod_sandbox_id: podId,
-        sandbox_config: pod,
-        config: {
-          metadata: { name: 'sleeper' },
-          image: { image: BUSYBOX },
-          command: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'],
-          log_path: 'sleeper.log',
-        },
-      })
-    ).container_id;
-    await cri().StartContainer({ container_id: containerId });
+    containerId = await runInPod(node.daemon, podId, pod, 'sleeper', { command: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] });
   });
 
   after(async () => {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { podConfig, runInPod, startNode, type TestNode } from '../support/cluster.js';
 import { busyboxLayer, rawLayer, type RawEntry } from '../support/hostile-layers.js';
 import { buildImage, pushImage, type BuiltLayer } from '../support/oci-image.js';
 
@@ -134,12 +134,7 @@ describe('reliability: hostile image layers', () => {
 
     const pod = podConfig(node);
     const podId = (await node.daemon.cri.runtime.RunPodSandbox({ config: pod })).pod_sandbox_id;
-    const { container_id } = await node.daemon.cri.runtime.CreateContainer({
-      pod_sandbox_id: podId,
-      sandbox_config: pod,
-      config: { metadata: { name: 'confined' }, image: { image: image_ref }, log_path: 'confined.log' },
-    });
-    await node.daemon.cri.runtime.StartContainer({ container_id });
+    const container_id = await runInPod(node.daemon, podId, pod, 'confined', { image: { image: image_ref } });
     const exec = (cmd: string[]) => node.daemon.cri.runtime.ExecSync({ container_id, cmd, timeout: 30 });
 
     for (const path of [`/hostroot${SECRET_FILE}`, `/a/../..${SECRET_FILE}`, SECRET_FILE]) {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { BUSYBOX, podConfig, startNode, type TestNode } from '../support/cluster.js';
+import { BUSYBOX, podConfig, runInPod, startNode, type TestNode } from '../support/cluster.js';
 import { criMethods, HostileStrings, malformedBytes, MessageFuzzer, RawCriClient, type CriMethod } from '../support/cri-fuzz.js';
 import { fuzzSeed, Prng } from '../support/prng.js';
 
@@ -87,14 +87,7 @@ describe('reliability: hostile CRI requests', () => {
     await node.daemon.cri.image.PullImage({ image: { image: BUSYBOX } });
     const pod = podConfig(node);
     podId = (await node.daemon.cri.runtime.RunPodSandbox({ config: pod })).pod_sandbox_id;
-    containerId = (
-      await node.daemon.cri.runtime.CreateContainer({
-        pod_sandbox_id: podId,
-        sandbox_config: pod,
-        config: { metadata: { name: 'target' }, image: { image: BUSYBOX }, command: ['sleep', '3600'], log_path: 'target.log' },
-      })
-    ).container_id;
-    await node.daemon.cri.runtime.StartContainer({ container_id: containerId });
+    containerId = await runInPod(node.daemon, podId, pod, 'target', { command: ['sleep', '3600'] });
     const images = (await node.daemon.cri.image.ListImages({})).images;
     liveIds = [podId, containerId, ...images.map((i) => i.id.replace(/^sha256:/, ''))];
   });

@@ -113,3 +113,25 @@ export function podConfig(node: TestNode, overrides: Record<string, unknown> = {
     ...overrides,
   };
 }
+
+/**
+ * Creates a container named `name` in the pod (busybox unless `config` names
+ * another image; its log at `<name>.log`), starts it unless `start` is false,
+ * and returns its id.
+ */
+export async function runInPod(
+  daemon: TestDaemon,
+  podId: string,
+  pod: ReturnType<typeof podConfig>,
+  name: string,
+  config: Record<string, unknown> = {},
+  start = true,
+): Promise<string> {
+  const { container_id } = await daemon.cri.runtime.CreateContainer({
+    pod_sandbox_id: podId,
+    sandbox_config: pod,
+    config: { metadata: { name }, image: { image: BUSYBOX }, log_path: `${name}.log`, ...config },
+  });
+  if (start) await daemon.cri.runtime.StartContainer({ container_id });
+  return container_id;
+}
