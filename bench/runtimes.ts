@@ -166,7 +166,11 @@ export async function startBerth(options: StartOptions): Promise<RuntimeUnderTes
       '',
     ].join('\n'),
   );
-  const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const nodeArgs = [
+    ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+    // Extra V8/node flags for experiments, e.g. BERTH_NODE_ARGS="--trace-gc".
+    ...(process.env['BERTH_NODE_ARGS']?.split(/\s+/).filter(Boolean) ?? []),
+  ];
   const args = [...BERTHD_NODE_FLAGS, ...nodeArgs, BERTHD, '--config', configPath, '--root', dirs.root, '--state', dirs.state, '--address', socket, '--log-level', 'info'];
   const logFile = join(base, 'berthd.log');
   const fd = openSync(logFile, 'a');

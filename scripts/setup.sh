@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 [[ -f /etc/crictl.yaml ]] || install -m 0644 deploy/crictl.yaml /etc/crictl.yaml
 # The node flags are those of src/daemon/node-flags.ts (and of the bin's shebang).
-exec node --max-semi-space-size=2 dist/src/bin/berthd.js "$@"
+exec node --max-semi-space-size=2 --initial-heap-size=64 dist/src/bin/berthd.js "$@"

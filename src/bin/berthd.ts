@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --initial-heap-size=64
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_CONFIG_TOML } from '../config/schema.js';
