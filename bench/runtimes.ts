@@ -27,6 +27,8 @@ export interface RuntimeUnderTest {
   command: string;
   /** Directory for pod log directories. */
   logDir: string;
+  /** runc's state directory (`--root`) for this daemon's containers. */
+  runcRoot: string;
   /** Per-container (conmon) or per-pod (shim) monitor processes of this daemon. */
   isMonitor(p: ProcInfo): boolean;
   monitorName: string;
@@ -195,6 +197,7 @@ export async function startBerth(options: StartOptions): Promise<RuntimeUnderTes
       version,
       command: `node ${args.join(' ')}`,
       logDir: dirs.logs,
+      runcRoot: join(dirs.state, 'runtime', 'runc'),
       isMonitor,
       monitorName: 'conmon (one per container, incl. pause)',
       stop,
@@ -274,6 +277,8 @@ export async function startContainerd(options: StartOptions): Promise<RuntimeUnd
       version: `${criVersion}; ${binary}`,
       command: `containerd --config ${configPath}`,
       logDir: dirs.logs,
+      // The runc shim's default root, under its namespace; the config's state dir does not move it.
+      runcRoot: '/run/containerd/runc/k8s.io',
       isMonitor,
       monitorName: 'containerd-shim-runc-v2 (one per pod)',
       stop,

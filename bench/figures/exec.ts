@@ -1,9 +1,31 @@
-/** Figure 3: ExecSync latency of `true` in a running container. */
+/** Figure 3: ExecSync latency of `true` in a running container, and runc exec alone as its floor. */
+import { spawn } from 'node:child_process';
 import { addLatency, emptyRun, type FigureRun } from '../measures.js';
 import { podConfig, removePod, runPod, startSleeper } from '../pods.js';
 import type { RuntimeUnderTest } from '../runtimes.js';
 import type { BenchSettings } from '../settings.js';
 import { nowMs } from '../stats.js';
+
+/** `runc exec <id> true` spawned by the bench itself: what any runc-based ExecSync costs at least. */
+function runcExecTrue(runcRoot: string, id: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('runc', [`--root=${runcRoot}`, 'exec', id, 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`runc exec ${id} true exited ${code}: ${stderr.trim()}`))));
+  });
+}
+
+async function timeSequential(count: number, call: () => Promise<void>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = nowMs();
+    await call();
+    samples.push(nowMs() - t0);
+  }
+  return samples;
+}
 
 export async function execFigure(rt: RuntimeUnderTest, settings: BenchSettings): Promise<FigureRun> {
   const run = emptyRun();
@@ -11,14 +33,12 @@ export async function execFigure(rt: RuntimeUnderTest, settings: BenchSettings):
   const podId = await runPod(rt, pod);
   try {
     const id = await startSleeper(rt, podId, pod, 'target');
-    const samples: number[] = [];
-    for (let i = 0; i < settings.execCalls; i++) {
-      const t0 = nowMs();
+    const execSync = await timeSequential(settings.execCalls, async () => {
       const res = await rt.cri.runtime.ExecSync({ container_id: id, cmd: ['true'], timeout: '10' });
-      samples.push(nowMs() - t0);
       if (res.exit_code !== 0) throw new Error(`${rt.name}: ExecSync true exited ${res.exit_code}: ${res.stderr.toString()}`);
-    }
-    addLatency(run, 'execsync', 'ExecSync `true`', samples);
+    });
+    addLatency(run, 'execsync', 'ExecSync `true`', execSync);
+    addLatency(run, 'execsync.runc', 'floor: `runc exec <id> true` spawned by the bench, no daemon involved,', await timeSequential(settings.execCalls, () => runcExecTrue(rt.runcRoot, id)));
   } finally {
     await removePod(rt, podId);
   }

@@ -3,9 +3,13 @@
  * containers. Figure 4 times the list/status calls; figure 5 reads memory and the
  * daemon's CPU under a kubelet-like relist once a second.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { addLatency, addValue, emptyRun, type FigureRun } from '../measures.js';
 import { podConfig, removePod, runPod, startSleeper } from '../pods.js';
 import { cpuSeconds, monitorMemory, rssKiB } from '../proc.js';
+import { withReplayServer } from '../replay-floor.js';
 import type { RuntimeUnderTest } from '../runtimes.js';
 import type { BenchSettings } from '../settings.js';
 import { mapLimit, nowMs } from '../stats.js';
@@ -61,7 +65,28 @@ export async function listFigure(rt: RuntimeUnderTest, settings: BenchSettings, 
     'ContainerStatus',
     await timeCalls(settings.listCalls, (i) => runtime.ContainerStatus({ container_id: node.containerIds[i % c]!, verbose: false })),
   );
+  await replayFloor(rt, settings, node, run);
   return run;
+}
+
+/** The same three calls against a server replaying this daemon's responses and doing nothing else. */
+async function replayFloor(rt: RuntimeUnderTest, settings: BenchSettings, node: PopulatedNode, run: FigureRun): Promise<void> {
+  const workDir = await mkdtemp(join(tmpdir(), 'berth-bench-replay-'));
+  const calls = [
+    { method: 'ListContainers', request: {} },
+    { method: 'ListPodSandbox', request: {} },
+    { method: 'ContainerStatus', request: { container_id: node.containerIds[0]!, verbose: false } },
+  ];
+  try {
+    await withReplayServer(rt.socket, workDir, calls, async ({ runtime }) => {
+      const what = "floor: the same call against a server replaying this daemon's response bytes (node:http2, no work),";
+      addLatency(run, 'floor.list.containers', `${what} ListContainers`, await timeCalls(settings.listCalls, () => runtime.ListContainers({})));
+      addLatency(run, 'floor.list.sandboxes', `${what} ListPodSandbox`, await timeCalls(settings.listCalls, () => runtime.ListPodSandbox({})));
+      addLatency(run, 'floor.status.container', `${what} ContainerStatus`, await timeCalls(settings.listCalls, () => runtime.ContainerStatus({ container_id: node.containerIds[0]!, verbose: false })));
+    });
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
 }
 
 /** Daemon RSS before any pod: measured right after start and image pulls. */
