@@ -1,5 +1,8 @@
 /** Readers of /proc for memory and CPU figures. */
+import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BERTHD_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { clkTck } from './machine.js';
 
 export interface ProcInfo {
@@ -14,6 +17,17 @@ export async function rssKiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   return match ? Number(match[1]) : 0;
+}
+
+/** RSS of a node process started with berthd's flags that loads nothing and waits: the runtime's own floor. */
+export async function idleNodeRssKiB(): Promise<number> {
+  const child = spawn(process.execPath, [...BERTHD_NODE_FLAGS, '-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  try {
+    await sleep(1000);
+    return await rssKiB(child.pid!);
+  } finally {
+    child.kill();
+  }
 }
 
 /** utime + stime of a process in seconds. */

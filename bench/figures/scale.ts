@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addLatency, addValue, emptyRun, type FigureRun } from '../measures.js';
 import { podConfig, removePod, runPod, startSleeper } from '../pods.js';
-import { cpuSeconds, monitorMemory, rssKiB } from '../proc.js';
+import { cpuSeconds, idleNodeRssKiB, monitorMemory, rssKiB } from '../proc.js';
 import { withReplayServer } from '../replay-floor.js';
 import type { RuntimeUnderTest } from '../runtimes.js';
 import type { BenchSettings } from '../settings.js';
@@ -105,6 +105,7 @@ export async function memoryFigure(rt: RuntimeUnderTest, settings: BenchSettings
   const run = emptyRun();
   const n = node.podIds.length;
   if (idleKiB !== undefined) addValue(run, 'rss.idle', 'daemon RSS, idle (images pulled, no pods)', 'MiB', idleKiB / 1024);
+  if (rt.name === 'berth') addValue(run, 'rss.floor', "floor: RSS of an idle node process with berthd's node flags, no code loaded", 'MiB', (await idleNodeRssKiB()) / 1024);
   addValue(run, 'rss.loaded', `daemon RSS with ${n} pods (${node.containerIds.length} containers)`, 'MiB', (await rssKiB(rt.pid)) / 1024);
   const monitors = await monitorMemory(rt.isMonitor);
   run.detail['monitor.process'] = rt.monitorName;
