@@ -1,19 +1,26 @@
 /** Figure 3: ExecSync latency of `true` in a running container, and runc exec alone as its floor. */
-import { spawn } from 'node:child_process';
+import { resolveExecutable } from '../../src/core/runtime/binary.js';
+import { spawnChild } from '../../src/core/sys/spawn.js';
 import { addLatency, emptyRun, type FigureRun } from '../measures.js';
 import { podConfig, removePod, runPod, startSleeper } from '../pods.js';
 import type { RuntimeUnderTest } from '../runtimes.js';
 import type { BenchSettings } from '../settings.js';
 import { nowMs } from '../stats.js';
 
-/** `runc exec <id> true` spawned by the bench itself: what any runc-based ExecSync costs at least. */
+/**
+ * `runc exec <id> true` spawned by the bench itself: what any runc-based
+ * ExecSync costs at least. Spawned the way berthd spawns it (posix_spawn):
+ * node's own spawn forks, which costs more the more memory the bench holds
+ * (the big image of the pull figure).
+ */
 function runcExecTrue(runcRoot: string, id: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('runc', [`--root=${runcRoot}`, 'exec', id, 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnChild(resolveExecutable('runc'), [`--root=${runcRoot}`, 'exec', id, 'true'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    child.stdout.resume();
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`runc exec ${id} true exited ${code}: ${stderr.trim()}`))));
+    child.on('close', (code: number | null) => (code === 0 ? resolve() : reject(new Error(`runc exec ${id} true exited ${code}: ${stderr.trim()}`))));
   });
 }
 

@@ -2,8 +2,10 @@
  * Pulls that share work: a big layer is unpacked while it downloads, and two
  * pulls of it (different credentials, so two pull flights) share one download
  * and one unpack. When the first pull's client gives up, the second pull
- * still completes from that same download. The registry here serves the big
- * layer slowly (a chunk every few milliseconds) so the pulls overlap.
+ * still completes from that same download; when the shared download fails for
+ * the first pull (its repository lies), the second downloads the layer itself.
+ * The registry here serves the big layer slowly (a chunk every few
+ * milliseconds) so the pulls overlap.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +18,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { BERTHCTL, startDaemon, type TestDaemon } from '../support/daemon.js';
 import { buildImage, buildLayer, type BuiltImage } from '../support/oci-image.js';
 import { run } from '../support/exec.js';
+import { waitUntil } from '../support/wait.js';
 
 const CHUNK_BYTES = 64 * 1024;
 const CHUNK_INTERVAL_MS = 15;
@@ -27,8 +30,15 @@ interface ThrottledRegistry {
   close(): Promise<void>;
 }
 
-/** Serves each image as its repository, the blobs in `slow` a chunk at a time. */
-async function startThrottledRegistry(repos: Record<string, BuiltImage>, slow: ReadonlySet<string>): Promise<ThrottledRegistry> {
+/**
+ * Serves each image as its repository, the blobs in `slow` a chunk at a time;
+ * a repository in `lying` serves the blobs listed for it with their last byte changed.
+ */
+async function startThrottledRegistry(
+  repos: Record<string, BuiltImage>,
+  slow: ReadonlySet<string>,
+  lying: Record<string, ReadonlySet<string>> = {},
+): Promise<ThrottledRegistry> {
   const blobs = new Map<string, Buffer>();
   for (const image of Object.values(repos)) {
     blobs.set(image.config.digest, image.config.data);
@@ -45,8 +55,13 @@ async function startThrottledRegistry(repos: Record<string, BuiltImage>, slow: R
       res.writeHead(200, { 'content-type': image.manifest.mediaType, 'content-length': body.length, 'docker-content-digest': image.manifest.digest });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
-    const data = blobs.get(m[3]!);
-    if (!data) return void res.writeHead(404).end();
+    const stored = blobs.get(m[3]!);
+    if (!stored) return void res.writeHead(404).end();
+    let data = stored;
+    if (lying[m[1]!]?.has(m[3]!)) {
+      data = Buffer.from(stored);
+      data[data.length - 1]! ^= 0xff;
+    }
     blobGets.set(m[3]!, (blobGets.get(m[3]!) ?? 0) + 1);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
     if (!slow.has(m[3]!)) return void res.end(data);
@@ -98,7 +113,9 @@ describe('pulls sharing a download and an unpack', () => {
     const bigPlain = await buildLayer(bigEntries, 'none');
     plainTwin = buildImage([bigPlain, await buildLayer([{ type: 'file', name: 'etc/small.txt', content: 'on top\n' }], 'none')]);
     assert.equal(bigPlain.diffId, big.diffId);
-    registry = await startThrottledRegistry({ shared: image, twin: plainTwin }, new Set([big.digest, bigPlain.digest]));
+    registry = await startThrottledRegistry({ shared: image, twin: plainTwin, lying: image }, new Set([big.digest, bigPlain.digest]), {
+      lying: new Set([big.digest]),
+    });
     daemon = await startDaemon();
   });
 
@@ -142,6 +159,29 @@ describe('pulls sharing a download and an unpack', () => {
     assert.equal(pulled.image_ref, plainTwin.config.digest);
     const unpacked = findFile(join(daemon.dirs.root, 'snapshots'), join('data', 'big.bin'));
     assert.ok(unpacked && readFileSync(unpacked).equals(bigContent), 'the layer is unpacked whole');
+  });
+
+  it('a pull whose shared download fails for the other pull (a lying repository) downloads the layer itself', async () => {
+    for (const name of ['shared:1', 'twin:1']) {
+      await daemon.cri.image.RemoveImage({ image: { image: `${registry.host}/${name}` } });
+    }
+    const bigDigest = image.layers[0]!.digest;
+    const storedBlob = join(daemon.dirs.root, 'content', 'blobs', 'sha256', bigDigest.slice('sha256:'.length));
+    await waitUntil(() => !existsSync(storedBlob), 'the big layer to be collected after RemoveImage');
+    const getsBefore = registry.blobGets.get(bigDigest) ?? 0;
+
+    const lyingPull = daemon.cri.image.PullImage({ image: { image: `${registry.host}/lying:1` } }, 60_000);
+    await new Promise((r) => setTimeout(r, 50));
+    // Another repository, the same blob digest: this pull joins the lying one's download.
+    const honestPull = daemon.cri.image.PullImage({ image: { image: `${registry.host}/shared:1` } }, 60_000);
+    await assert.rejects(lyingPull, (err: { code?: number }) => err.code !== GrpcStatus.OK);
+    const pulled = await honestPull;
+    assert.equal(pulled.image_ref, image.config.digest);
+    assert.equal((registry.blobGets.get(bigDigest) ?? 0) - getsBefore, 2, 'the honest pull downloaded the layer again, from its own repository');
+    const unpacked = findFile(join(daemon.dirs.root, 'snapshots'), join('data', 'big.bin'));
+    assert.ok(unpacked && readFileSync(unpacked).equals(bigContent), 'the layer is unpacked whole');
+    const verify = await run(process.execPath, [BERTHCTL, '--address', daemon.dirs.socket, '--root', daemon.dirs.root, '--config', daemon.dirs.configPath, 'content', 'verify']);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 });
 

@@ -81,10 +81,26 @@ export class ImagePuller {
   /** Pulls `reference`; concurrent pulls of it share the work, which stops once every caller's `signal` has aborted. */
   pull(reference: string, client: RegistryClient, progress: PullProgress = {}, flightKey = reference, signal?: AbortSignal): Promise<PulledImage> {
     const ref = parseReference(reference);
-    return this.pullFlights.do(`${ref.toString()}\n${flightKey}`, (flightSignal) => this.pullOnce(ref, client, progress, flightSignal), signal);
+    return this.pullFlights.do(`${ref.toString()}\n${flightKey}`, (flightSignal) => this.pullRetryingForeignFailures(ref, client, progress, flightSignal), signal);
   }
 
-  private async pullOnce(ref: ImageReference, client: RegistryClient, progress: PullProgress, flightSignal: AbortSignal): Promise<PulledImage> {
+  /**
+   * Downloads and unpacks are shared by digest with other pulls, whatever
+   * registry, repository or credentials those use. When one of those fails
+   * under this pull (another registry lied, or refused the other pull's
+   * credentials), this pull runs once more, doing that work itself.
+   */
+  private async pullRetryingForeignFailures(ref: ImageReference, client: RegistryClient, progress: PullProgress, signal: AbortSignal): Promise<PulledImage> {
+    const shared: SharedWork = { foreignFailure: false };
+    try {
+      return await this.pullOnce(ref, client, progress, signal, shared);
+    } catch (err) {
+      if (!shared.foreignFailure || signal.aborted) throw err;
+      return this.pullOnce(ref, client, progress, signal, { foreignFailure: false });
+    }
+  }
+
+  private async pullOnce(ref: ImageReference, client: RegistryClient, progress: PullProgress, flightSignal: AbortSignal, shared: SharedWork): Promise<PulledImage> {
     const lease = this.deps.leases.create();
     const unpackKeys: string[] = [];
     // Ends with this pull: downloads still queued when one layer fails stop instead of running on.
@@ -113,8 +129,8 @@ export class ImagePuller {
 
       lease.add('content', [manifest.config.digest, ...layers.map((l) => l.digest)]);
       // Layers download while the config arrives; a failure is reported through the unpacks below.
-      const configFetch = this.fetchBlob(client, host, ref, manifest.config, progress, signal);
-      const downloads = layers.map((layer) => this.fetchBlob(client, host, ref, layer, progress, signal));
+      const configFetch = this.fetchBlob(client, host, ref, manifest.config, progress, signal, shared);
+      const downloads = layers.map((layer) => this.fetchBlob(client, host, ref, layer, progress, signal, shared));
       downloads.forEach((d) => d.catch(() => undefined));
       let diffIds: string[];
       let config: ImageConfig;
@@ -135,7 +151,7 @@ export class ImagePuller {
       const chain = chainIds(diffIds);
       lease.add('snapshot', chain);
       unpackKeys.push(...layers.map((layer, i) => unpackKey(chain[i]!, layer.digest)));
-      await this.unpackAll(layers, diffIds, chain, downloads, signal);
+      await this.unpackAll(layers, diffIds, chain, downloads, signal, shared);
       // A layer may be unpacked (and its diffID verified) before its blob is: the image needs both.
       await allSettledOrThrow(downloads);
 
@@ -177,8 +193,8 @@ export class ImagePuller {
    * Downloads a blob into the content store (once, however many pulls ask; the
    * caller leases it), stopped when every pull waiting for it has aborted.
    */
-  private fetchBlob(client: RegistryClient, host: RegistryHost, ref: ImageReference, desc: Descriptor, progress: PullProgress, signal: AbortSignal): Promise<void> {
-    return this.blobFlights.do(desc.digest, async (blobSignal) => {
+  private fetchBlob(client: RegistryClient, host: RegistryHost, ref: ImageReference, desc: Descriptor, progress: PullProgress, signal: AbortSignal, shared: SharedWork): Promise<void> {
+    return joinFlight(this.blobFlights, desc.digest, shared, signal, async (blobSignal) => {
       // Every attempt reports how it ends: unpacks waiting on this blob hear it there.
       const download = this.inProgress.start(desc.digest);
       try {
@@ -202,7 +218,7 @@ export class ImagePuller {
         download.failed(err as Error, blobSignal.aborted);
         throw err;
       }
-    }, signal);
+    });
   }
 
   /**
@@ -211,7 +227,7 @@ export class ImagePuller {
    * onto layer i-1 once that one is committed. Waits for every unpack to
    * settle, then reports the failure of the lowest layer, if any.
    */
-  private async unpackAll(layers: Descriptor[], diffIds: string[], chain: string[], downloads: Promise<void>[], signal: AbortSignal): Promise<void> {
+  private async unpackAll(layers: Descriptor[], diffIds: string[], chain: string[], downloads: Promise<void>[], signal: AbortSignal, shared: SharedWork): Promise<void> {
     const unpacks: Promise<void>[] = [];
     // Layers above a failed one are not unpacked; those below still are (their failure would be the one to report).
     let lowestFailed = Number.POSITIVE_INFINITY;
@@ -228,7 +244,7 @@ export class ImagePuller {
         if (lowestFailed < i) throw new FailedPreconditionError(`layer ${layers[i]!.digest} not unpacked: a lower layer failed`);
         signal.throwIfAborted();
         gaveUp.signal.throwIfAborted();
-        await this.unpack(layers[i]!, diffIds[i]!, chain[i]!, parentChainId, AbortSignal.any([signal, gaveUp.signal]));
+        await this.unpack(layers[i]!, diffIds[i]!, chain[i]!, parentChainId, AbortSignal.any([signal, gaveUp.signal]), shared);
       })();
       unpack.catch(() => {
         lowestFailed = Math.min(lowestFailed, i);
@@ -246,15 +262,11 @@ export class ImagePuller {
    * needs this chain id, so it waits on the blob through BlobDownloads, never
    * on one pull's download promise (that pull may go away).
    */
-  private unpack(layer: Descriptor, diffId: string, chainId: string, parentChainId: string | undefined, signal: AbortSignal): Promise<void> {
-    return this.unpackFlights.do(
-      unpackKey(chainId, layer.digest),
-      async (flightSignal) => {
-        if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
-        await this.unpackWhenReadable(layer, diffId, chainId, parentChainId, flightSignal);
-      },
-      signal,
-    );
+  private unpack(layer: Descriptor, diffId: string, chainId: string, parentChainId: string | undefined, signal: AbortSignal, shared: SharedWork): Promise<void> {
+    return joinFlight(this.unpackFlights, unpackKey(chainId, layer.digest), shared, signal, async (flightSignal) => {
+      if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
+      await this.unpackWhenReadable(layer, diffId, chainId, parentChainId, flightSignal);
+    });
   }
 
   /** Waits for the blob to be readable and unpacks it; starts over when the download it followed was abandoned. */
@@ -378,4 +390,28 @@ function unpackKey(chainId: string, digest: string): string {
 function abortedPromise(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** What one attempt at a pull learned about the work it shared with other pulls. */
+interface SharedWork {
+  /** A download or unpack that another pull started failed while this pull waited on it. */
+  foreignFailure: boolean;
+}
+
+/** Runs `work` as a flight of `flights`, noting in `shared` when a flight this caller joined (rather than started) fails. */
+async function joinFlight<T>(flights: SingleFlight<T>, key: string, shared: SharedWork, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  let startedHere = false;
+  try {
+    return await flights.do(
+      key,
+      (flightSignal) => {
+        startedHere = true;
+        return work(flightSignal);
+      },
+      signal,
+    );
+  } catch (err) {
+    if (!startedHere && !signal.aborted) shared.foreignFailure = true;
+    throw err;
+  }
 }
