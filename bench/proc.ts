@@ -2,7 +2,6 @@
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BERTHD_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import { clkTck } from './machine.js';
 
 export interface ProcInfo {
@@ -19,12 +18,16 @@ export async function rssKiB(pid: number): Promise<number> {
   return match ? Number(match[1]) : 0;
 }
 
-/** RSS of a node process started with berthd's flags that loads nothing and waits: the runtime's own floor. */
-export async function idleNodeRssKiB(): Promise<number> {
-  const child = spawn(process.execPath, [...BERTHD_NODE_FLAGS, '-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+/** RSS of a node process started with `nodeArgs` that loads nothing and waits: the runtime's own floor. */
+export async function idleNodeRssKiB(nodeArgs: readonly string[]): Promise<number> {
+  const child = spawn(process.execPath, [...nodeArgs, '-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  const failed = new Promise<never>((_, reject) => child.once('error', reject));
+  failed.catch(() => undefined);
   try {
-    await sleep(1000);
-    return await rssKiB(child.pid!);
+    await Promise.race([sleep(1000), failed]);
+    const kib = await rssKiB(child.pid!);
+    if (kib === 0 || child.exitCode !== null) throw new Error(`idle node process (${nodeArgs.join(' ')}) exited with ${child.exitCode}`);
+    return kib;
   } finally {
     child.kill();
   }

@@ -5,13 +5,12 @@
  * the daemon's own cost.
  */
 import * as grpc from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connectCri, type CriClients } from '../src/client/cri-client.js';
 import { loadCriProto } from '../src/cri/proto.js';
-import { REPO_ROOT } from './runtimes.js';
 
 export interface ReplayedCall {
   /** Method of runtime.v1.RuntimeService. */
@@ -41,15 +40,35 @@ async function recordResponses(socket: string, calls: readonly ReplayedCall[]): 
   }
 }
 
+const REPLAY_SERVER = fileURLToPath(new URL('./replay-server.js', import.meta.url));
+const READY_TIMEOUT_MS = 10_000;
+
+/** Resolves once the replay server prints "ready"; rejects if it exits, fails to start, or takes too long. */
+function replayServerReady(server: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (why: string): void => {
+      clearTimeout(timer);
+      reject(new Error(`replay server: ${why}`));
+    };
+    const timer = setTimeout(() => fail(`not ready within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+    server.once('error', (err) => fail(err.message));
+    server.once('exit', (code, signal) => fail(`exited (${code ?? signal}) before it was ready`));
+    server.stdout!.once('data', (chunk: Buffer) => {
+      if (!chunk.toString().startsWith('ready')) return fail(`said ${JSON.stringify(chunk.toString())}`);
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Records `calls` from the daemon at `socket`, serves them from a replay server, and hands `measure` a client of it. */
 export async function withReplayServer<T>(socket: string, workDir: string, calls: readonly ReplayedCall[], measure: (cri: CriClients) => Promise<T>): Promise<T> {
   const responsesFile = join(workDir, 'replay-responses.json');
   await writeFile(responsesFile, JSON.stringify(await recordResponses(socket, calls)));
   const replaySocket = join(workDir, 'replay.sock');
-  const server = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'bench', 'replay-server.js'), replaySocket, responsesFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [REPLAY_SERVER, replaySocket, responsesFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const [first] = (await once(server.stdout, 'data')) as [Buffer];
-    if (!first.toString().startsWith('ready')) throw new Error(`replay server: ${first.toString()}`);
+    await replayServerReady(server);
     const cri = connectCri(replaySocket, 30_000);
     try {
       return await measure(cri);

@@ -8,6 +8,7 @@ import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectCri, type CriClients } from '../src/client/cri-client.js';
+import { runtimeRootDir } from '../src/core/runtime/task-service.js';
 import { BERTHD_NODE_FLAGS } from '../src/daemon/node-flags.js';
 import type { BenchEnvironment } from './environment.js';
 import { PAUSE_IMAGE } from './environment.js';
@@ -139,6 +140,11 @@ async function sweep(dir: string, isMonitor: (p: ProcInfo) => boolean, bridge: s
   await output('ip', ['link', 'del', bridge]);
 }
 
+/** berthd's node flags, and for experiments any in BERTH_NODE_ARGS (e.g. "--trace-gc"). */
+export function berthdNodeArgs(): string[] {
+  return [...BERTHD_NODE_FLAGS, ...(process.env['BERTH_NODE_ARGS']?.split(/\s+/).filter(Boolean) ?? [])];
+}
+
 export interface StartOptions {
   env: BenchEnvironment;
   /** Directory for berthd's V8 CPU profile (node --cpu-prof), if wanted. */
@@ -168,12 +174,8 @@ export async function startBerth(options: StartOptions): Promise<RuntimeUnderTes
       '',
     ].join('\n'),
   );
-  const nodeArgs = [
-    ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
-    // Extra V8/node flags for experiments, e.g. BERTH_NODE_ARGS="--trace-gc".
-    ...(process.env['BERTH_NODE_ARGS']?.split(/\s+/).filter(Boolean) ?? []),
-  ];
-  const args = [...BERTHD_NODE_FLAGS, ...nodeArgs, BERTHD, '--config', configPath, '--root', dirs.root, '--state', dirs.state, '--address', socket, '--log-level', 'info'];
+  const profileArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const args = [...berthdNodeArgs(), ...profileArgs, BERTHD, '--config', configPath, '--root', dirs.root, '--state', dirs.state, '--address', socket, '--log-level', 'info'];
   const logFile = join(base, 'berthd.log');
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
@@ -197,7 +199,7 @@ export async function startBerth(options: StartOptions): Promise<RuntimeUnderTes
       version,
       command: `node ${args.join(' ')}`,
       logDir: dirs.logs,
-      runcRoot: join(dirs.state, 'runtime', 'runc'),
+      runcRoot: runtimeRootDir(dirs.state, 'runc'),
       isMonitor,
       monitorName: 'conmon (one per container, incl. pause)',
       stop,

@@ -47,6 +47,17 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
   return nowMs() - start;
 }
 
+/** Calls `call` `count` times one after another; the duration of each call in ms. */
+export async function timeSequential(count: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = nowMs();
+    await call(i);
+    samples.push(nowMs() - t0);
+  }
+  return samples;
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

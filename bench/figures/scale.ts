@@ -10,9 +10,9 @@ import { addLatency, addValue, emptyRun, type FigureRun } from '../measures.js';
 import { podConfig, removePod, runPod, startSleeper } from '../pods.js';
 import { cpuSeconds, idleNodeRssKiB, monitorMemory, rssKiB } from '../proc.js';
 import { withReplayServer } from '../replay-floor.js';
-import type { RuntimeUnderTest } from '../runtimes.js';
+import { berthdNodeArgs, type RuntimeUnderTest } from '../runtimes.js';
 import type { BenchSettings } from '../settings.js';
-import { mapLimit, nowMs } from '../stats.js';
+import { mapLimit, nowMs, timeSequential } from '../stats.js';
 
 export interface PopulatedNode {
   podIds: string[];
@@ -38,16 +38,6 @@ export async function depopulate(rt: RuntimeUnderTest, node: PopulatedNode): Pro
   await mapLimit(node.podIds, 4, (id) => removePod(rt, id));
 }
 
-async function timeCalls(count: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t0 = nowMs();
-    await call(i);
-    samples.push(nowMs() - t0);
-  }
-  return samples;
-}
-
 export async function listFigure(rt: RuntimeUnderTest, settings: BenchSettings, node: PopulatedNode): Promise<FigureRun> {
   const run = emptyRun();
   const { runtime } = rt.cri;
@@ -57,13 +47,13 @@ export async function listFigure(rt: RuntimeUnderTest, settings: BenchSettings, 
   const n = node.podIds.length;
   const c = node.containerIds.length;
   addValue(run, 'populate.wall', `start ${n} pods + ${c} containers (4 at a time), wall time`, 'ms', node.setupMs);
-  addLatency(run, 'list.containers', `ListContainers (${c} running)`, await timeCalls(settings.listCalls, () => runtime.ListContainers({})));
-  addLatency(run, 'list.sandboxes', `ListPodSandbox (${n} ready)`, await timeCalls(settings.listCalls, () => runtime.ListPodSandbox({})));
+  addLatency(run, 'list.containers', `ListContainers (${c} running)`, await timeSequential(settings.listCalls, () => runtime.ListContainers({})));
+  addLatency(run, 'list.sandboxes', `ListPodSandbox (${n} ready)`, await timeSequential(settings.listCalls, () => runtime.ListPodSandbox({})));
   addLatency(
     run,
     'status.container',
     'ContainerStatus',
-    await timeCalls(settings.listCalls, (i) => runtime.ContainerStatus({ container_id: node.containerIds[i % c]!, verbose: false })),
+    await timeSequential(settings.listCalls, (i) => runtime.ContainerStatus({ container_id: node.containerIds[i % c]!, verbose: false })),
   );
   await replayFloor(rt, settings, node, run);
   return run;
@@ -79,10 +69,10 @@ async function replayFloor(rt: RuntimeUnderTest, settings: BenchSettings, node: 
   ];
   try {
     await withReplayServer(rt.socket, workDir, calls, async ({ runtime }) => {
-      const what = "floor: the same call against a server replaying this daemon's response bytes (node:http2, no work),";
-      addLatency(run, 'floor.list.containers', `${what} ListContainers`, await timeCalls(settings.listCalls, () => runtime.ListContainers({})));
-      addLatency(run, 'floor.list.sandboxes', `${what} ListPodSandbox`, await timeCalls(settings.listCalls, () => runtime.ListPodSandbox({})));
-      addLatency(run, 'floor.status.container', `${what} ContainerStatus`, await timeCalls(settings.listCalls, () => runtime.ContainerStatus({ container_id: node.containerIds[0]!, verbose: false })));
+      const floorLabel = "floor: the same call against a server replaying this daemon's response bytes (node:http2, no work):";
+      addLatency(run, 'floor.list.containers', `${floorLabel} ListContainers`, await timeSequential(settings.listCalls, () => runtime.ListContainers({})));
+      addLatency(run, 'floor.list.sandboxes', `${floorLabel} ListPodSandbox`, await timeSequential(settings.listCalls, () => runtime.ListPodSandbox({})));
+      addLatency(run, 'floor.status.container', `${floorLabel} ContainerStatus`, await timeSequential(settings.listCalls, () => runtime.ContainerStatus({ container_id: node.containerIds[0]!, verbose: false })));
     });
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -105,7 +95,7 @@ export async function memoryFigure(rt: RuntimeUnderTest, settings: BenchSettings
   const run = emptyRun();
   const n = node.podIds.length;
   if (idleKiB !== undefined) addValue(run, 'rss.idle', 'daemon RSS, idle (images pulled, no pods)', 'MiB', idleKiB / 1024);
-  if (rt.name === 'berth') addValue(run, 'rss.floor', "floor: RSS of an idle node process with berthd's node flags, no code loaded", 'MiB', (await idleNodeRssKiB()) / 1024);
+  if (rt.name === 'berth') addValue(run, 'rss.floor', "floor: RSS of an idle node process with berthd's node flags, no code loaded", 'MiB', (await idleNodeRssKiB(berthdNodeArgs())) / 1024);
   addValue(run, 'rss.loaded', `daemon RSS with ${n} pods (${node.containerIds.length} containers)`, 'MiB', (await rssKiB(rt.pid)) / 1024);
   const monitors = await monitorMemory(rt.isMonitor);
   run.detail['monitor.process'] = rt.monitorName;

@@ -32,7 +32,9 @@ interface ThrottledRegistry {
 
 /**
  * Serves each image as its repository, the blobs in `slow` a chunk at a time;
- * a repository in `lying` serves the blobs listed for it with their last byte changed.
+ * a repository in `lying` serves the blobs listed for it with a byte in the
+ * middle changed (as lying-registry.ts's `wrong-blob` does with the last one):
+ * its digest is wrong and, for a gzip layer, so is what it decompresses to.
  */
 async function startThrottledRegistry(
   repos: Record<string, BuiltImage>,
@@ -60,7 +62,7 @@ async function startThrottledRegistry(
     let data = stored;
     if (lying[m[1]!]?.has(m[3]!)) {
       data = Buffer.from(stored);
-      data[data.length - 1]! ^= 0xff;
+      data[data.length >> 1]! ^= 0xff;
     }
     blobGets.set(m[3]!, (blobGets.get(m[3]!) ?? 0) + 1);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
@@ -172,9 +174,9 @@ describe('pulls sharing a download and an unpack', () => {
 
     const lyingPull = daemon.cri.image.PullImage({ image: { image: `${registry.host}/lying:1` } }, 60_000);
     await new Promise((r) => setTimeout(r, 50));
-    // Another repository, the same blob digest: this pull joins the lying one's download.
+    // Another repository, the same blob digest: this pull joins the lying one's download and unpack.
     const honestPull = daemon.cri.image.PullImage({ image: { image: `${registry.host}/shared:1` } }, 60_000);
-    await assert.rejects(lyingPull, (err: { code?: number }) => err.code !== GrpcStatus.OK);
+    await assert.rejects(lyingPull, (err: { details?: string }) => /digest mismatch/.test(err.details ?? '') && (err.details ?? '').includes(bigDigest));
     const pulled = await honestPull;
     assert.equal(pulled.image_ref, image.config.digest);
     assert.equal((registry.blobGets.get(bigDigest) ?? 0) - getsBefore, 2, 'the honest pull downloaded the layer again, from its own repository');
@@ -182,6 +184,8 @@ describe('pulls sharing a download and an unpack', () => {
     assert.ok(unpacked && readFileSync(unpacked).equals(bigContent), 'the layer is unpacked whole');
     const verify = await run(process.execPath, [BERTHCTL, '--address', daemon.dirs.socket, '--root', daemon.dirs.root, '--config', daemon.dirs.configPath, 'content', 'verify']);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    const ingest = join(daemon.dirs.root, 'content', 'ingest');
+    assert.deepEqual(existsSync(ingest) ? readdirSync(ingest) : [], [], 'no ingest left behind');
   });
 });
 

@@ -86,21 +86,22 @@ export class ImagePuller {
 
   /**
    * Downloads and unpacks are shared by digest with other pulls, whatever
-   * registry, repository or credentials those use. When one of those fails
-   * under this pull (another registry lied, or refused the other pull's
-   * credentials), this pull runs once more, doing that work itself.
+   * registry, repository or credentials those use. When this pull fails with
+   * the error of one that another pull started (another registry lied, or
+   * refused the other pull's credentials), it runs once more: the failed work
+   * is gone by then, so it starts afresh with this pull's own client.
    */
   private async pullRetryingForeignFailures(ref: ImageReference, client: RegistryClient, progress: PullProgress, signal: AbortSignal): Promise<PulledImage> {
-    const shared: SharedWork = { foreignFailure: false };
+    const failures: ForeignFailures = { errors: new Set() };
     try {
-      return await this.pullOnce(ref, client, progress, signal, shared);
+      return await this.pullOnce(ref, client, progress, signal, failures);
     } catch (err) {
-      if (!shared.foreignFailure || signal.aborted) throw err;
-      return this.pullOnce(ref, client, progress, signal, { foreignFailure: false });
+      if (!failures.errors.has(err) || signal.aborted) throw err;
+      return this.pullOnce(ref, client, progress, signal, { errors: new Set() });
     }
   }
 
-  private async pullOnce(ref: ImageReference, client: RegistryClient, progress: PullProgress, flightSignal: AbortSignal, shared: SharedWork): Promise<PulledImage> {
+  private async pullOnce(ref: ImageReference, client: RegistryClient, progress: PullProgress, flightSignal: AbortSignal, failures: ForeignFailures): Promise<PulledImage> {
     const lease = this.deps.leases.create();
     const unpackKeys: string[] = [];
     // Ends with this pull: downloads still queued when one layer fails stop instead of running on.
@@ -129,8 +130,8 @@ export class ImagePuller {
 
       lease.add('content', [manifest.config.digest, ...layers.map((l) => l.digest)]);
       // Layers download while the config arrives; a failure is reported through the unpacks below.
-      const configFetch = this.fetchBlob(client, host, ref, manifest.config, progress, signal, shared);
-      const downloads = layers.map((layer) => this.fetchBlob(client, host, ref, layer, progress, signal, shared));
+      const configFetch = this.fetchBlob(client, host, ref, manifest.config, progress, signal, failures);
+      const downloads = layers.map((layer) => this.fetchBlob(client, host, ref, layer, progress, signal, failures));
       downloads.forEach((d) => d.catch(() => undefined));
       let diffIds: string[];
       let config: ImageConfig;
@@ -151,7 +152,7 @@ export class ImagePuller {
       const chain = chainIds(diffIds);
       lease.add('snapshot', chain);
       unpackKeys.push(...layers.map((layer, i) => unpackKey(chain[i]!, layer.digest)));
-      await this.unpackAll(layers, diffIds, chain, downloads, signal, shared);
+      await this.unpackAll(layers, diffIds, chain, downloads, signal, failures);
       // A layer may be unpacked (and its diffID verified) before its blob is: the image needs both.
       await allSettledOrThrow(downloads);
 
@@ -193,8 +194,8 @@ export class ImagePuller {
    * Downloads a blob into the content store (once, however many pulls ask; the
    * caller leases it), stopped when every pull waiting for it has aborted.
    */
-  private fetchBlob(client: RegistryClient, host: RegistryHost, ref: ImageReference, desc: Descriptor, progress: PullProgress, signal: AbortSignal, shared: SharedWork): Promise<void> {
-    return joinFlight(this.blobFlights, desc.digest, shared, signal, async (blobSignal) => {
+  private fetchBlob(client: RegistryClient, host: RegistryHost, ref: ImageReference, desc: Descriptor, progress: PullProgress, signal: AbortSignal, failures: ForeignFailures): Promise<void> {
+    return runOrJoinFlight(this.blobFlights, desc.digest, failures, signal, async (blobSignal) => {
       // Every attempt reports how it ends: unpacks waiting on this blob hear it there.
       const download = this.inProgress.start(desc.digest);
       try {
@@ -227,7 +228,7 @@ export class ImagePuller {
    * onto layer i-1 once that one is committed. Waits for every unpack to
    * settle, then reports the failure of the lowest layer, if any.
    */
-  private async unpackAll(layers: Descriptor[], diffIds: string[], chain: string[], downloads: Promise<void>[], signal: AbortSignal, shared: SharedWork): Promise<void> {
+  private async unpackAll(layers: Descriptor[], diffIds: string[], chain: string[], downloads: Promise<void>[], signal: AbortSignal, failures: ForeignFailures): Promise<void> {
     const unpacks: Promise<void>[] = [];
     // Layers above a failed one are not unpacked; those below still are (their failure would be the one to report).
     let lowestFailed = Number.POSITIVE_INFINITY;
@@ -244,7 +245,7 @@ export class ImagePuller {
         if (lowestFailed < i) throw new FailedPreconditionError(`layer ${layers[i]!.digest} not unpacked: a lower layer failed`);
         signal.throwIfAborted();
         gaveUp.signal.throwIfAborted();
-        await this.unpack(layers[i]!, diffIds[i]!, chain[i]!, parentChainId, AbortSignal.any([signal, gaveUp.signal]), shared);
+        await this.unpack(layers[i]!, diffIds[i]!, chain[i]!, parentChainId, AbortSignal.any([signal, gaveUp.signal]), failures);
       })();
       unpack.catch(() => {
         lowestFailed = Math.min(lowestFailed, i);
@@ -262,8 +263,8 @@ export class ImagePuller {
    * needs this chain id, so it waits on the blob through BlobDownloads, never
    * on one pull's download promise (that pull may go away).
    */
-  private unpack(layer: Descriptor, diffId: string, chainId: string, parentChainId: string | undefined, signal: AbortSignal, shared: SharedWork): Promise<void> {
-    return joinFlight(this.unpackFlights, unpackKey(chainId, layer.digest), shared, signal, async (flightSignal) => {
+  private unpack(layer: Descriptor, diffId: string, chainId: string, parentChainId: string | undefined, signal: AbortSignal, failures: ForeignFailures): Promise<void> {
+    return runOrJoinFlight(this.unpackFlights, unpackKey(chainId, layer.digest), failures, signal, async (flightSignal) => {
       if (this.deps.snapshots.stat(chainId)?.kind === 'committed') return;
       await this.unpackWhenReadable(layer, diffId, chainId, parentChainId, flightSignal);
     });
@@ -392,14 +393,16 @@ function abortedPromise(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
-/** What one attempt at a pull learned about the work it shared with other pulls. */
-interface SharedWork {
-  /** A download or unpack that another pull started failed while this pull waited on it. */
-  foreignFailure: boolean;
+/** The errors of work another pull started (a flight this attempt joined) that failed while this attempt waited on it. */
+interface ForeignFailures {
+  errors: Set<unknown>;
 }
 
-/** Runs `work` as a flight of `flights`, noting in `shared` when a flight this caller joined (rather than started) fails. */
-async function joinFlight<T>(flights: SingleFlight<T>, key: string, shared: SharedWork, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` as a flight of `flights`, or joins the one in progress; when a
+ * joined flight fails, its error goes into `failures`.
+ */
+async function runOrJoinFlight<T>(flights: SingleFlight<T>, key: string, failures: ForeignFailures, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   let startedHere = false;
   try {
     return await flights.do(
@@ -411,7 +414,7 @@ async function joinFlight<T>(flights: SingleFlight<T>, key: string, shared: Shar
       signal,
     );
   } catch (err) {
-    if (!startedHere && !signal.aborted) shared.foreignFailure = true;
+    if (!startedHere && !signal.aborted) failures.errors.add(err);
     throw err;
   }
 }

@@ -44,6 +44,11 @@ export interface TaskServiceOptions {
   onExitReadError?(id: string, err: Error): void;
 }
 
+/** The state directory (`--root`) berthd gives the runtime of handler `name`. */
+export function runtimeRootDir(stateDir: string, name: string): string {
+  return join(stateDir, 'runtime', name);
+}
+
 /**
  * Runs containers ("tasks", as containerd calls them) from a spec and a rootfs:
  * bundle directory, rootfs mount, conmon-supervised `runc create`, start,
@@ -68,7 +73,7 @@ export class TaskService {
     for (const [name, handler] of Object.entries(options.runtimes)) {
       this.runtimes.set(
         name,
-        new RuncRuntime({ path: handler.path, root: join(options.stateDir, 'runtime', name), systemdCgroup: options.systemdCgroup }),
+        new RuncRuntime({ path: handler.path, root: runtimeRootDir(options.stateDir, name), systemdCgroup: options.systemdCgroup }),
       );
     }
   }
