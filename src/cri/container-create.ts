@@ -13,7 +13,6 @@ import type { CreateContainerResponse } from '../gen/cri/runtime/v1/CreateContai
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
 import { lookupById, newId, nowNanos } from './ids.js';
-import { readImageFile } from './image-files.js';
 import { liveSandboxState } from './sandbox-state.js';
 import { sandboxConfig } from './sandbox-view.js';
 
@@ -112,11 +111,12 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
   try {
     return await rt.locks.run(id, async () => {
       const chain = chainIds(imageConfig.rootfs.diff_ids);
-      const mounts = await rt.snapshots.prepare(id, chain[chain.length - 1], { 'berth.io/container': id });
+      const imageTop = chain[chain.length - 1];
+      const mounts = await rt.snapshots.prepare(id, imageTop, { 'berth.io/container': id });
       undo.push(() => rt.snapshots.remove(id));
-      const dirs = rt.snapshots.layerDirs(id);
       const sc = config.linux?.security_context ?? null;
-      const [passwd, group] = await Promise.all([readImageFile(dirs, 'etc/passwd'), readImageFile(dirs, 'etc/group')]);
+      // The new snapshot's upper directory is empty: these are the image's files.
+      const { passwd, group } = await rt.userFiles.get(imageTop ?? '', rt.snapshots.layerDirs(id));
       const user = resolveUser({
         criUser: {
           ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),

@@ -5,6 +5,7 @@ import type { ContainerRecord, SandboxRecord } from '../core/metadata/records.js
 import type { HostFacts } from '../core/runtime/spec/index.js';
 import type { TaskService } from '../core/runtime/task-service.js';
 import type { OverlaySnapshotter } from '../core/snapshots/overlay.js';
+import type { ImageUserFilesCache } from './image-files.js';
 
 /** The core services pod and container RPCs compose. */
 export interface RuntimeServices {
@@ -22,4 +23,6 @@ export interface RuntimeServices {
   podRunDir(id: string): string;
   /** Where pinned network namespaces live. */
   netnsDir: string;
+  /** Images' /etc/passwd and /etc/group, by chain id. */
+  userFiles: ImageUserFilesCache;
 }

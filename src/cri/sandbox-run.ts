@@ -18,7 +18,7 @@ import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
 import { newId, nowNanos } from './ids.js';
 import { ensureImage } from './image-ensure.js';
-import { readImageFile } from './image-files.js';
+import type { ImageUserFiles } from './image-files.js';
 
 type UndoSteps = (() => Promise<void> | void)[];
 
@@ -204,11 +204,9 @@ async function startPause(ctx: CriContext, o: PauseOptions, undo: UndoSteps): Pr
       return prepared;
     }),
   ]);
-  const layerDirs = rt.snapshots.layerDirs(id);
   const sc = config.linux?.security_context ?? null;
-  const [passwd, group, netnsPath] = await allSettledOrThrow<[string | undefined, string | undefined, string]>([
-    readImageFile(layerDirs, 'etc/passwd'),
-    readImageFile(layerDirs, 'etc/group'),
+  const [{ passwd, group }, netnsPath] = await allSettledOrThrow<[ImageUserFiles, string]>([
+    rt.userFiles.get(chain[chain.length - 1] ?? '', rt.snapshots.layerDirs(id)),
     o.netns,
   ]);
   const user = resolveUser({

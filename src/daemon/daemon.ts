@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { BerthConfig } from '../config/schema.js';
 import { loadStreamTls } from '../config/stream-tls.js';
 import { detectCgroupDriver, type CgroupDriver } from '../core/cgroups/detect.js';
+import { ImageUserFilesCache } from '../cri/image-files.js';
 import type { CriContext, RuntimeNetworkSettings } from '../cri/context.js';
 import { KeyedLock } from '../cni/keyed-lock.js';
 import { CniManager } from '../cni/manager.js';
@@ -104,6 +105,7 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       podDir: (id) => join(config.root, 'sandboxes', id),
       podRunDir: (id) => join(config.state, 'sandboxes', id),
       netnsDir: '/var/run/netns',
+      userFiles: new ImageUserFilesCache(),
     };
     const metrics = createMetricsRegistry({
       containerStates: () => countStates(runtime.containers.all(), stateName),

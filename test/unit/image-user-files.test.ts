@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ImageUserFilesCache, readImageFile } from '../../src/cri/image-files.js';
+import type { LayerDirs } from '../../src/core/snapshots/overlay.js';
+
+/** A snapshot of `layers` (topmost first) under a fresh empty upper, as CreateContainer reads them. */
+async function layered(root: string, name: string, layers: Record<string, string>[]): Promise<LayerDirs> {
+  const upper = join(root, name, 'upper');
+  await mkdir(upper, { recursive: true });
+  const lowers: string[] = [];
+  for (const [i, files] of layers.entries()) {
+    const dir = join(root, name, `layer${i}`);
+    await mkdir(join(dir, 'etc'), { recursive: true });
+    for (const [path, content] of Object.entries(files)) await writeFile(join(dir, path), content);
+    lowers.push(dir);
+  }
+  return { upper, lowers } as unknown as LayerDirs;
+}
+
+describe('ImageUserFilesCache', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'berth-user-files-'));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  it('reads the topmost copy of each file', async () => {
+    const dirs = await layered(root, 'top', [{ 'etc/passwd': 'app:x:1000:1000::/:/bin/sh\n' }, { 'etc/passwd': 'root:x:0:0::/:/bin/sh\n', 'etc/group': 'root:x:0:\n' }]);
+    const files = await new ImageUserFilesCache().get('sha256:top', dirs);
+    assert.deepEqual(files, { passwd: 'app:x:1000:1000::/:/bin/sh\n', group: 'root:x:0:\n' });
+    assert.equal(await readImageFile(dirs, 'etc/shadow'), undefined);
+  });
+
+  it('reads an image once per chain id and keeps the most recently used', async () => {
+    const cache = new ImageUserFilesCache(2);
+    const a = await layered(root, 'a', [{ 'etc/passwd': 'a\n' }]);
+    const b = await layered(root, 'b', [{ 'etc/passwd': 'b\n' }]);
+    const c = await layered(root, 'c', [{ 'etc/passwd': 'c\n' }]);
+    assert.equal((await cache.get('sha256:a', a)).passwd, 'a\n');
+    await writeFile(join(a.lowers[0]!, 'etc/passwd'), 'changed\n');
+    assert.equal((await cache.get('sha256:a', a)).passwd, 'a\n', 'kept, not read again');
+    await cache.get('sha256:b', b);
+    await cache.get('sha256:a', a); // a is now the most recently used
+    await cache.get('sha256:c', c); // evicts b
+    assert.equal((await cache.get('sha256:a', a)).passwd, 'a\n', 'a stayed');
+    await writeFile(join(b.lowers[0]!, 'etc/passwd'), 'b again\n');
+    assert.equal((await cache.get('sha256:b', b)).passwd, 'b again\n', 'b was evicted and is read afresh');
+  });
+
+  it('does not keep files too big to hold', async () => {
+    const cache = new ImageUserFilesCache();
+    const big = await layered(root, 'big', [{ 'etc/passwd': 'x'.repeat(70 * 1024) }]);
+    assert.equal((await cache.get('sha256:big', big)).passwd?.length, 70 * 1024);
+    await new Promise((r) => setImmediate(r));
+    await writeFile(join(big.lowers[0]!, 'etc/passwd'), 'small\n');
+    assert.equal((await cache.get('sha256:big', big)).passwd, 'small\n');
+  });
+});
