@@ -12,7 +12,7 @@ import { pullRound, pullRun, type PullSample } from './figures/pull.js';
 import { sandboxFigure } from './figures/sandbox.js';
 import { depopulate, idleMemory, listFigure, memoryFigure, populate, type PopulatedNode } from './figures/scale.js';
 import { machineFacts } from './machine.js';
-import type { FigureRun } from './measures.js';
+import { medianOfRounds, type FigureRun } from './measures.js';
 import { ensureImage } from './pods.js';
 import { writeResults, runMarkdown, type FigureResult, type RunInfo } from './report.js';
 import { BERTHD, REPO_ROOT, startBerth, startContainerd, type RuntimeName, type RuntimeUnderTest } from './runtimes.js';
@@ -36,8 +36,8 @@ function newResult(figure: FigureName): FigureResult {
   return { figure, number: FIGURES.indexOf(figure) + 1, title: TITLES[figure], runs: {}, errors: {} };
 }
 
-async function attempt(result: FigureResult, rt: RuntimeUnderTest, body: () => Promise<FigureRun>): Promise<void> {
-  log(`${result.figure}: ${rt.name}`);
+async function attempt(result: FigureResult, rt: RuntimeUnderTest, body: () => Promise<FigureRun>, label = ''): Promise<void> {
+  log(`${result.figure}: ${rt.name}${label}`);
   try {
     const fromUs = Math.round(nowMs() * 1000);
     const run = await body();
@@ -67,6 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     notes: [
       `Both daemons use runc, the same CNI chain (bridge + host-local + loopback, berth on 10.238.0.0/22, containerd on 10.237.0.0/22), overlayfs, and the same local registry mirror; images ${PAUSE_IMAGE} and ${BUSYBOX_IMAGE} are pulled before timing.`,
       'Latencies are measured by the client around each CRI call over the unix socket (grpc-js), sequentially unless stated.',
+      `Figures 1-3 run in ${settings.figureRounds} round(s) per runtime, alternating (who goes first swaps each round); each row is the median of its rounds.`,
       'StopContainer uses timeout 0 (busybox sleep as PID 1 ignores SIGTERM, so a grace period would only time the wait).',
       'containerd runs one shim per pod; berth one conmon per container (including the pause container).',
     ],
@@ -112,9 +113,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const [figure, body] of simple) {
       if (!settings.only.has(figure)) continue;
       const result = newResult(figure);
+      const rounds = new Map<RuntimeName, FigureRun[]>();
+      for (let round = 0; round < settings.figureRounds; round++) {
+        // Each round swaps who goes first, so neither runtime always follows the other's load.
+        for (const rt of round % 2 === 0 ? runtimes : [...runtimes].reverse()) {
+          check();
+          if (result.errors[rt.name]) continue;
+          const roundResult = newResult(figure);
+          await attempt(roundResult, rt, () => body(rt, settings), settings.figureRounds > 1 ? ` round ${round + 1}` : '');
+          const run = roundResult.runs[rt.name];
+          if (run) rounds.set(rt.name, [...(rounds.get(rt.name) ?? []), run]);
+          else result.errors[rt.name] = roundResult.errors[rt.name] ?? 'failed';
+        }
+      }
       for (const rt of runtimes) {
-        check();
-        await attempt(result, rt, () => body(rt, settings));
+        const taken = rounds.get(rt.name);
+        if (!result.errors[rt.name] && taken) result.runs[rt.name] = medianOfRounds(taken);
       }
       results.push(result);
     }

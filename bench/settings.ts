@@ -18,6 +18,8 @@ export interface BenchSettings {
   layerMiB: number;
   /** Pull+remove rounds per runtime (alternating between them). */
   pullRounds: number;
+  /** Rounds of figures 1-3 per runtime, alternating between them; each row reports the median round. */
+  figureRounds: number;
   /** Directory for berthd's CPU profile (BERTH_CPU_PROF), if set. */
   cpuProfDir?: string;
 }
@@ -48,8 +50,8 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
   }
   const selected = only.size ? only : new Set<FigureName>(FIGURES);
   const counts = quick
-    ? { sequentialPods: 20, parallelPods: 20, createStartSamples: 15, lifecycleSamples: 10, execCalls: 50, scalePods: 20, listCalls: 100, cpuWindowSeconds: 20, layerCount: 5, layerMiB: 40, pullRounds: 3 }
-    : { sequentialPods: 50, parallelPods: 20, createStartSamples: 30, lifecycleSamples: 20, execCalls: 100, scalePods: 100, listCalls: 200, cpuWindowSeconds: 60, layerCount: 5, layerMiB: 40, pullRounds: 5 };
+    ? { sequentialPods: 20, parallelPods: 20, createStartSamples: 15, lifecycleSamples: 10, execCalls: 50, scalePods: 20, listCalls: 100, cpuWindowSeconds: 20, layerCount: 5, layerMiB: 40, pullRounds: 3, figureRounds: 1 }
+    : { sequentialPods: 50, parallelPods: 20, createStartSamples: 30, lifecycleSamples: 20, execCalls: 100, scalePods: 100, listCalls: 200, cpuWindowSeconds: 60, layerCount: 5, layerMiB: 40, pullRounds: 5, figureRounds: 3 };
   const settings: BenchSettings = { quick, only: selected, ...counts };
   if (env['BERTH_CPU_PROF']) settings.cpuProfDir = env['BERTH_CPU_PROF'];
   return settings;

@@ -32,7 +32,8 @@ for (const suite of wanted) {
     if (res.status !== 0) failed = true;
     continue;
   }
-  const files = testFiles(join('dist', 'test', suite));
+  // The bench's own logic (statistics, report, settings) is unit-tested too.
+  const files = [...testFiles(join('dist', 'test', suite)), ...(suite === 'unit' ? testFiles(join('dist', 'bench', 'test')) : [])];
   if (files.length === 0) continue;
   const concurrency = suite === 'unit' ? '2' : '1';
   const res = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...files], { stdio: 'inherit' });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { pseudoRandomBytes } from '../big-image.js';
+import { medianOfRounds, type FigureRun } from '../measures.js';
 import { rows, type FigureResult } from '../report.js';
 import { parseSettings } from '../settings.js';
 import { mapLimit, percentile, summarize } from '../stats.js';
@@ -95,5 +96,31 @@ describe('big image data', () => {
     assert.deepEqual(a, pseudoRandomBytes('seed', 1 << 20));
     assert.notDeepEqual(a.subarray(0, 64), pseudoRandomBytes('other', 64));
     assert.ok(gzipSync(a).length > a.length * 0.99);
+  });
+});
+
+describe('medianOfRounds', () => {
+  const round = (p50: number, p99: number, n: number): FigureRun => ({
+    measures: [
+      { key: 'x.p50', label: 'x p50', unit: 'ms', value: p50 },
+      { key: 'x.p99', label: 'x p99', unit: 'ms', value: p99 },
+    ],
+    detail: { n },
+  });
+
+  it('reports the median round of each measure and keeps every round in the detail', () => {
+    const merged = medianOfRounds([round(10, 30, 1), round(12, 20, 2), round(11, 50, 3)]);
+    assert.deepEqual(
+      merged.measures.map((m) => [m.key, m.value]),
+      [['x.p50', 11], ['x.p99', 30]],
+    );
+    assert.equal(merged.detail['rounds'], 3);
+    assert.equal(merged.detail['round2.n'], 2);
+  });
+
+  it('averages the middle two of an even number of rounds and passes a single round through', () => {
+    assert.equal(medianOfRounds([round(10, 1, 1), round(14, 1, 1)]).measures[0]!.value, 12);
+    const single = round(5, 6, 1);
+    assert.equal(medianOfRounds([single]), single);
   });
 });
