@@ -1,5 +1,6 @@
 /** Pod and container configurations, and the lifecycle steps the figures time. */
 import { join } from 'node:path';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../src/core/runtime/spec/index.js';
 import type { RuntimeUnderTest } from './runtimes.js';
 import { BUSYBOX_IMAGE } from './environment.js';
 
@@ -27,6 +28,12 @@ export function podConfig(rt: RuntimeUnderTest, tag: string): PodConfig {
   };
 }
 
+/**
+ * A busybox `sleep 1000`, configured as kubelet sends it: kubelet always
+ * lists the masked and read-only /proc and /sys paths (procMount Default).
+ * Left out, containerd 1.6 masks nothing while berth applies those same
+ * defaults, and the two would not do the same work.
+ */
 export function sleepContainer(name: string) {
   return {
     metadata: { name, attempt: 0 },
@@ -34,7 +41,7 @@ export function sleepContainer(name: string) {
     command: ['sleep', '1000'],
     log_path: `${name}.log`,
     labels: { app: 'berth-bench' },
-    linux: {},
+    linux: { security_context: { masked_paths: [...DEFAULT_MASKED_PATHS], readonly_paths: [...DEFAULT_READONLY_PATHS] } },
   };
 }
 
