@@ -123,7 +123,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           await attempt(roundResult, rt, () => body(rt, settings), settings.figureRounds > 1 ? ` round ${round + 1}` : '');
           const run = roundResult.runs[rt.name];
           if (run) rounds.set(rt.name, [...(rounds.get(rt.name) ?? []), run]);
-          else result.errors[rt.name] = roundResult.errors[rt.name] ?? 'failed';
+          else result.errors[rt.name] = `round ${round + 1}: ${roundResult.errors[rt.name]}`;
         }
       }
       for (const rt of runtimes) {

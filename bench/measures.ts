@@ -1,5 +1,5 @@
 /** One measured quantity of one runtime, and helpers to make them. */
-import { summarize, type LatencySummary } from './stats.js';
+import { median, round, summarize, type LatencySummary } from './stats.js';
 
 export interface Measure {
   /** Stable key shared by both runtimes' rows, e.g. `runpod.seq.p50`. */
@@ -35,26 +35,24 @@ export function addValue(run: FigureRun, key: string, label: string, unit: strin
 
 /**
  * One run from several rounds of the same figure: each measure is the median
- * of its rounds' values (the rounds alternate with the other runtime's, so
- * drift of the machine over the run falls on both), and the detail keeps
- * every round.
+ * of its rounds' values, taken measure by measure (the rounds alternate with
+ * the other runtime's, so drift of the machine over the run falls on both),
+ * and the detail keeps every round under `roundN.`.
  */
 export function medianOfRounds(rounds: readonly FigureRun[]): FigureRun {
   if (rounds.length === 1) return rounds[0]!;
-  const first = rounds[0]!;
-  const measures = first.measures.map((m) => {
-    const values = rounds.map((r) => r.measures.find((x) => x.key === m.key)?.value).filter((v): v is number => v !== undefined);
-    return { ...m, value: median(values) };
-  });
+  const byKey = new Map<string, { measure: Measure; values: number[] }>();
+  for (const round of rounds) {
+    for (const m of round.measures) {
+      const entry = byKey.get(m.key) ?? { measure: m, values: [] };
+      entry.values.push(m.value);
+      byKey.set(m.key, entry);
+    }
+  }
+  const measures = [...byKey.values()].map(({ measure, values }) => ({ ...measure, value: round(median(values)) }));
   const detail: FigureRun['detail'] = { rounds: rounds.length };
   rounds.forEach((r, i) => {
     for (const [key, value] of Object.entries(r.detail)) detail[`round${i + 1}.${key}`] = value;
   });
   return { measures, detail };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -18,7 +18,7 @@ export interface BenchSettings {
   layerMiB: number;
   /** Pull+remove rounds per runtime (alternating between them). */
   pullRounds: number;
-  /** Rounds of figures 1-3 per runtime, alternating between them; each row reports the median round. */
+  /** Rounds of figures 1-3 per runtime, alternating between them; each row reports the median of its values over the rounds. */
   figureRounds: number;
   /** Directory for berthd's CPU profile (BERTH_CPU_PROF), if set. */
   cpuProfDir?: string;

@@ -35,6 +35,14 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * f) / f;
 }
 
+/** The middle value (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Milliseconds since an arbitrary origin, sub-millisecond precision. */
 export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;

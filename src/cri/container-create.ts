@@ -116,7 +116,7 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       undo.push(() => rt.snapshots.remove(id));
       const sc = config.linux?.security_context ?? null;
       // The new snapshot's upper directory is empty: these are the image's files.
-      const { passwd, group } = await rt.userFiles.get(imageTop ?? '', rt.snapshots.layerDirs(id));
+      const { passwd, group } = await rt.userFiles.get(imageTop, rt.snapshots.layerDirs(id));
       const user = resolveUser({
         criUser: {
           ...(sc?.run_as_user ? { uid: Number(sc.run_as_user.value) } : {}),

@@ -1,6 +1,7 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerDirs } from '../core/snapshots/overlay.js';
+import { isErrno } from '../core/util/errno.js';
 
 /**
  * Reads a small file (/etc/passwd, /etc/group) of an image through its layer
@@ -15,8 +16,9 @@ export async function readImageFile(dirs: LayerDirs, path: string): Promise<stri
       if (st.isCharacterDevice()) return undefined;
       if (!st.isFile()) continue;
       return await readFile(full, 'utf8');
-    } catch {
-      // not in this layer
+    } catch (err) {
+      // Not in this layer; any other failure is not an answer (and must not be kept as one).
+      if (!['ENOENT', 'ENOTDIR', 'ELOOP'].some((code) => isErrno(err, code))) throw err;
     }
   }
   return undefined;
@@ -27,8 +29,8 @@ export interface ImageUserFiles {
   group: string | undefined;
 }
 
-/** Files bigger than this together are read every time rather than kept. */
-const CACHED_USER_FILES_MAX_BYTES = 64 * 1024;
+/** Files longer than this together (in characters) are read every time rather than kept. */
+const CACHED_USER_FILES_MAX_CHARS = 64 * 1024;
 
 /**
  * An image's /etc/passwd and /etc/group, read once per chain id: the layers
@@ -41,21 +43,26 @@ export class ImageUserFilesCache {
 
   constructor(private readonly maxImages = 64) {}
 
-  /** The files of the image whose top layer is `chainId`, read through `dirs` (a snapshot on that chain) when not kept. */
-  get(chainId: string, dirs: LayerDirs): Promise<ImageUserFiles> {
-    const kept = this.entries.get(chainId);
+  /**
+   * The files of the image whose top layer is `chainId` (undefined for an
+   * image without layers), read through `dirs` (a new snapshot on that
+   * chain) when not kept. A failed read is not kept.
+   */
+  get(chainId: string | undefined, dirs: LayerDirs): Promise<ImageUserFiles> {
+    const key = chainId ?? '';
+    const kept = this.entries.get(key);
     if (kept) {
-      this.entries.delete(chainId);
-      this.entries.set(chainId, kept);
+      this.entries.delete(key);
+      this.entries.set(key, kept);
       return kept;
     }
     const read = Promise.all([readImageFile(dirs, 'etc/passwd'), readImageFile(dirs, 'etc/group')]).then(([passwd, group]) => ({ passwd, group }));
-    this.entries.set(chainId, read);
+    this.entries.set(key, read);
     read.then(
       (files) => {
-        if ((files.passwd?.length ?? 0) + (files.group?.length ?? 0) > CACHED_USER_FILES_MAX_BYTES) this.forget(chainId, read);
+        if ((files.passwd?.length ?? 0) + (files.group?.length ?? 0) > CACHED_USER_FILES_MAX_CHARS) this.forget(key, read);
       },
-      () => this.forget(chainId, read),
+      () => this.forget(key, read),
     );
     for (const oldest of this.entries.keys()) {
       if (this.entries.size <= this.maxImages) break;
@@ -64,7 +71,7 @@ export class ImageUserFilesCache {
     return read;
   }
 
-  private forget(chainId: string, entry: Promise<ImageUserFiles>): void {
-    if (this.entries.get(chainId) === entry) this.entries.delete(chainId);
+  private forget(key: string, entry: Promise<ImageUserFiles>): void {
+    if (this.entries.get(key) === entry) this.entries.delete(key);
   }
 }

@@ -206,7 +206,7 @@ async function startPause(ctx: CriContext, o: PauseOptions, undo: UndoSteps): Pr
   ]);
   const sc = config.linux?.security_context ?? null;
   const [{ passwd, group }, netnsPath] = await allSettledOrThrow<[ImageUserFiles, string]>([
-    rt.userFiles.get(chain[chain.length - 1] ?? '', rt.snapshots.layerDirs(id)),
+    rt.userFiles.get(chain[chain.length - 1], rt.snapshots.layerDirs(id)),
     o.netns,
   ]);
   const user = resolveUser({

@@ -17,7 +17,7 @@ async function layered(root: string, name: string, layers: Record<string, string
     for (const [path, content] of Object.entries(files)) await writeFile(join(dir, path), content);
     lowers.push(dir);
   }
-  return { upper, lowers } as unknown as LayerDirs;
+  return { upper, lowers };
 }
 
 describe('ImageUserFilesCache', () => {
@@ -50,11 +50,24 @@ describe('ImageUserFilesCache', () => {
     assert.equal((await cache.get('sha256:b', b)).passwd, 'b again\n', 'b was evicted and is read afresh');
   });
 
+  it('fails on an error other than a missing file, and does not keep the failure', async () => {
+    const cache = new ImageUserFilesCache();
+    const unreadable: LayerDirs = { upper: join(root, 'nul\0name'), lowers: [] };
+    await assert.rejects(cache.get('sha256:flaky', unreadable));
+    const good = await layered(root, 'flaky', [{ 'etc/group': 'g:x:5:\n' }]);
+    assert.equal((await cache.get('sha256:flaky', good)).group, 'g:x:5:\n');
+  });
+
+  it('gives nothing for files a layer lacks, or behind a non-directory', async () => {
+    const dirs = await layered(root, 'lacking', [{}]);
+    await writeFile(join(dirs.upper, 'etc'), 'a file where a directory would be');
+    assert.deepEqual(await new ImageUserFilesCache().get(undefined, dirs), { passwd: undefined, group: undefined });
+  });
+
   it('does not keep files too big to hold', async () => {
     const cache = new ImageUserFilesCache();
     const big = await layered(root, 'big', [{ 'etc/passwd': 'x'.repeat(70 * 1024) }]);
     assert.equal((await cache.get('sha256:big', big)).passwd?.length, 70 * 1024);
-    await new Promise((r) => setImmediate(r));
     await writeFile(join(big.lowers[0]!, 'etc/passwd'), 'small\n');
     assert.equal((await cache.get('sha256:big', big)).passwd, 'small\n');
   });
