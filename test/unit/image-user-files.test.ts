@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ImageUserFilesCache, readImageFile } from '../../src/cri/image-files.js';
+import { OVERLAY_OPAQUE_XATTR } from '../../src/core/diff/apply.js';
+import { lsetxattr, mknod, S_IFCHR } from '../../src/core/sys/native.js';
+import { findImageFile, ImageUserFilesCache, readImageFile } from '../../src/cri/image-files.js';
 import type { LayerDirs } from '../../src/core/snapshots/overlay.js';
 
-/** A snapshot of `layers` (topmost first) under a fresh empty upper, as CreateContainer reads them. */
+/** A snapshot of `layers` (topmost first, each with an etc directory) under a fresh empty upper, as CreateContainer reads them. */
 async function layered(root: string, name: string, layers: Record<string, string>[]): Promise<LayerDirs> {
   const upper = join(root, name, 'upper');
   await mkdir(upper, { recursive: true });
@@ -19,6 +21,57 @@ async function layered(root: string, name: string, layers: Record<string, string
   }
   return { upper, lowers };
 }
+
+describe('findImageFile', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'berth-image-file-'));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  it('follows an absolute symlink inside the image, never to the host', async () => {
+    // On the host: a passwd the image must not reach.
+    const hostEtc = join(root, 'host-etc');
+    await mkdir(hostEtc, { recursive: true });
+    await writeFile(join(hostEtc, 'passwd'), 'host:x:0:0::/:/bin/sh\n');
+    const escaping = await layered(root, 'escaping', [{}]);
+    await rm(join(escaping.lowers[0]!, 'etc'), { recursive: true });
+    await symlink(hostEtc, join(escaping.lowers[0]!, 'etc'));
+    assert.equal(await readImageFile(escaping, 'etc/passwd'), undefined, 'the host path is looked up inside the image');
+
+    const relative = await layered(root, 'relative', [{}]);
+    await rm(join(relative.lowers[0]!, 'etc'), { recursive: true });
+    await symlink(`../../../../../../../../..${hostEtc}`, join(relative.lowers[0]!, 'etc'));
+    assert.equal(await readImageFile(relative, 'etc/passwd'), undefined, '.. stops at the image root');
+
+    const inside = await layered(root, 'inside', [{}]);
+    await rm(join(inside.lowers[0]!, 'etc'), { recursive: true });
+    await mkdir(join(inside.lowers[0]!, 'usr', 'etc'), { recursive: true });
+    await writeFile(join(inside.lowers[0]!, 'usr', 'etc', 'passwd'), 'app:x:1000:1000::/:/bin/sh\n');
+    await symlink('/usr/etc', join(inside.lowers[0]!, 'etc'));
+    assert.equal(await readImageFile(inside, 'etc/passwd'), 'app:x:1000:1000::/:/bin/sh\n');
+  });
+
+  it('follows a symlink in one layer to a file of another, and gives up on a loop', async () => {
+    const dirs = await layered(root, 'across', [{}, { 'etc/passwd.real': 'real\n' }]);
+    await symlink('passwd.real', join(dirs.lowers[0]!, 'etc', 'passwd'));
+    assert.equal(await readImageFile(dirs, 'etc/passwd'), 'real\n');
+    await symlink('loop', join(dirs.lowers[0]!, 'etc', 'loop'));
+    assert.equal(await findImageFile(dirs, 'etc/loop'), undefined);
+  });
+
+  it('sees what overlayfs would: a whiteout or an opaque directory hides lower layers', async () => {
+    const dirs = await layered(root, 'hidden', [{ 'etc/group': 'top\n' }, { 'etc/passwd': 'lower\n', 'etc/group': 'lower\n' }]);
+    assert.equal(await readImageFile(dirs, 'etc/passwd'), 'lower\n');
+    mknod(join(dirs.lowers[0]!, 'etc', 'passwd'), S_IFCHR | 0o600, 0, 0); // overlayfs's whiteout
+    assert.equal(await readImageFile(dirs, 'etc/passwd'), undefined, 'the whiteout hides the lower passwd');
+    await rm(join(dirs.lowers[0]!, 'etc', 'passwd'));
+    const opaque = join(dirs.lowers[0]!, 'etc');
+    lsetxattr(opaque, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+    assert.equal(await readImageFile(dirs, 'etc/passwd'), undefined, 'the opaque etc of the upper layer hides the lower one');
+    assert.equal(await readImageFile(dirs, 'etc/group'), 'top\n');
+  });
+});
 
 describe('ImageUserFilesCache', () => {
   let root: string;

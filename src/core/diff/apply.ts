@@ -57,7 +57,7 @@ export class DiffIdMismatchError extends FailedPreconditionError {
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
-const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
+export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 type TarEntry = tar.Extract extends AsyncIterable<infer E> ? E : never;
 type TarHeader = tar.Header;
