@@ -22,13 +22,13 @@ async function layered(root: string, name: string, layers: Record<string, string
   return { upper, lowers };
 }
 
-describe('findImageFile', () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'berth-image-file-'));
-  });
-  after(() => rm(root, { recursive: true, force: true }));
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'berth-image-files-'));
+});
+after(() => rm(root, { recursive: true, force: true }));
 
+describe('findImageFile', () => {
   it('follows an absolute symlink inside the image, never to the host', async () => {
     // On the host: a passwd the image must not reach.
     const hostEtc = join(root, 'host-etc');
@@ -74,12 +74,6 @@ describe('findImageFile', () => {
 });
 
 describe('ImageUserFilesCache', () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'berth-user-files-'));
-  });
-  after(() => rm(root, { recursive: true, force: true }));
-
   it('reads the topmost copy of each file', async () => {
     const dirs = await layered(root, 'top', [{ 'etc/passwd': 'app:x:1000:1000::/:/bin/sh\n' }, { 'etc/passwd': 'root:x:0:0::/:/bin/sh\n', 'etc/group': 'root:x:0:\n' }]);
     const files = await new ImageUserFilesCache().get('sha256:top', dirs);
