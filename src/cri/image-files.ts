@@ -5,11 +5,22 @@ import type { LayerDirs } from '../core/snapshots/overlay.js';
 import { lgetxattr } from '../core/sys/native.js';
 import { isErrno } from '../core/util/errno.js';
 import { OVERLAY_OPAQUE_XATTR } from '../core/diff/apply.js';
+import { InvalidArgumentError } from '../core/errors.js';
 
 /** Symlinks followed while resolving one path, as the kernel allows (ELOOP beyond). */
 const MAX_SYMLINKS = 40;
+/** Path components walked while resolving one path, symlink targets included: bounds the work a hostile image can cause. */
+const MAX_COMPONENTS = 4096;
+/** A user database bigger than this is refused rather than read. */
+const MAX_USER_FILE_BYTES = 1 << 20;
 
-type LayerEntry = { layer: string; stat: Stats } | 'whiteout' | undefined;
+/** A directory of the merged image and the layers that contribute to it, topmost first (each a real directory there). */
+interface MergedDir {
+  components: string[];
+  layers: string[];
+}
+
+type Found = { kind: 'dir'; dir: MergedDir } | { kind: 'other'; path: string; stat: Stats } | undefined;
 
 async function lstatIfPresent(path: string): Promise<Stats | undefined> {
   try {
@@ -28,36 +39,35 @@ function isWhiteout(st: Stats): boolean {
 function isOpaque(dir: string): boolean {
   try {
     return lgetxattr(dir, OVERLAY_OPAQUE_XATTR)?.toString() === 'y';
-  } catch {
-    return false; // a filesystem without trusted xattrs has no opaque directories
+  } catch (err) {
+    // A filesystem without trusted xattrs has no opaque directories; any other failure is no answer.
+    if (['ENOTSUP', 'EOPNOTSUPP'].some((code) => isErrno(err, code))) return false;
+    throw err;
   }
 }
 
 /**
- * The topmost layer's entry at `components` as overlayfs would show it: a
- * layer counts only where every ancestor is a real directory in it (never a
- * symlink, so nothing here is followed), a whiteout hides lower layers, and
- * so does an opaque ancestor directory.
+ * `name` in the merged directory `parent`, as overlayfs shows it: the
+ * topmost layer's entry wins, a whiteout hides the lower ones, and a
+ * directory merges the same directory of lower layers until one of them
+ * has something else there or is opaque. Only layers where `parent` is a
+ * real directory are looked at, so no symlink is ever followed here.
  */
-async function topmostEntry(layers: readonly string[], components: readonly string[]): Promise<LayerEntry> {
-  for (const layer of layers) {
-    let hidesLower = false;
-    let present = true;
-    for (let i = 1; i < components.length && present; i++) {
-      const ancestor = join(layer, ...components.slice(0, i));
-      const st = await lstatIfPresent(ancestor);
-      if (st === undefined) present = false;
-      else if (isWhiteout(st)) return 'whiteout';
-      else if (!st.isDirectory()) return undefined; // a file or symlink here: nothing below it, here or lower
-      else if (isOpaque(ancestor)) hidesLower = true;
+async function lookUp(parent: MergedDir, name: string): Promise<Found> {
+  const components = [...parent.components, name];
+  const layers: string[] = [];
+  for (const layer of parent.layers) {
+    const path = join(layer, ...components);
+    const st = await lstatIfPresent(path);
+    if (st === undefined) continue;
+    if (isWhiteout(st) || !st.isDirectory()) {
+      if (layers.length > 0) break; // below a merged directory: hidden
+      return isWhiteout(st) ? undefined : { kind: 'other', path, stat: st };
     }
-    if (present) {
-      const st = await lstatIfPresent(join(layer, ...components));
-      if (st !== undefined) return isWhiteout(st) ? 'whiteout' : { layer, stat: st };
-    }
-    if (hidesLower) return undefined;
+    layers.push(layer);
+    if (isOpaque(path)) break;
   }
-  return undefined;
+  return layers.length > 0 ? { kind: 'dir', dir: { components, layers } } : undefined;
 }
 
 function splitPath(path: string): string[] {
@@ -69,32 +79,38 @@ function splitPath(path: string): string[] {
  * directories (topmost first) without mounting them. Symlinks are followed
  * inside the image, as in a chroot: an absolute target starts again from the
  * image's root and `..` stops there, so no name in a layer leads to the
- * host's files. Undefined when the image has no such regular file.
+ * host's files. Undefined when the image has no such regular file (or the
+ * path loops).
  */
-export async function findImageFile(dirs: LayerDirs, path: string): Promise<string | undefined> {
-  const layers = [dirs.upper, ...dirs.lowers];
+export async function findImageFile(dirs: LayerDirs, path: string): Promise<{ path: string; size: number } | undefined> {
+  const root: MergedDir = { components: [], layers: [dirs.upper, ...dirs.lowers] };
+  // The directories walked into, root first: `..` goes back to the one before.
+  let stack: MergedDir[] = [root];
   let pending = splitPath(path);
-  let resolved: string[] = [];
   let links = 0;
+  let walked = 0;
   while (pending.length > 0) {
+    if (++walked > MAX_COMPONENTS) return undefined;
     const name = pending.shift()!;
     if (name === '..') {
-      resolved.pop();
+      if (stack.length > 1) stack.pop();
       continue;
     }
-    const candidate = [...resolved, name];
-    const entry = await topmostEntry(layers, candidate);
-    if (entry === undefined || entry === 'whiteout') return undefined;
-    if (entry.stat.isSymbolicLink()) {
+    const found = await lookUp(stack[stack.length - 1]!, name);
+    if (found === undefined) return undefined;
+    if (found.kind === 'dir') {
+      if (pending.length === 0) return undefined;
+      stack.push(found.dir);
+      continue;
+    }
+    if (found.stat.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) return undefined;
-      const target = await readlink(join(entry.layer, ...candidate));
-      if (target.startsWith('/')) resolved = [];
+      const target = await readlink(found.path);
+      if (target.startsWith('/')) stack = [root];
       pending = [...splitPath(target), ...pending];
       continue;
     }
-    if (pending.length === 0) return entry.stat.isFile() ? join(entry.layer, ...candidate) : undefined;
-    if (!entry.stat.isDirectory()) return undefined;
-    resolved = candidate;
+    return pending.length === 0 && found.stat.isFile() ? { path: found.path, size: found.stat.size } : undefined;
   }
   return undefined;
 }
@@ -102,7 +118,11 @@ export async function findImageFile(dirs: LayerDirs, path: string): Promise<stri
 /** Reads a small file (/etc/passwd, /etc/group) of an image through its layer directories (findImageFile). */
 export async function readImageFile(dirs: LayerDirs, path: string): Promise<string | undefined> {
   const found = await findImageFile(dirs, path);
-  return found === undefined ? undefined : readFile(found, 'utf8');
+  if (found === undefined) return undefined;
+  if (found.size > MAX_USER_FILE_BYTES) {
+    throw new InvalidArgumentError(`the image's /${path} is ${found.size} bytes; over ${MAX_USER_FILE_BYTES} bytes it is not read`);
+  }
+  return readFile(found.path, 'utf8');
 }
 
 export interface ImageUserFiles {

@@ -232,8 +232,12 @@ describe('applyLayer: content and metadata', () => {
       rawPax([['SCHILY.xattr.trusted.blob', binary]]),
       { header: { name: 'bin' }, body: 'b' },
       { header: { name: 'dir/', type: 'directory', pax: { 'SCHILY.xattr.user.dir': 'yes' } } },
+      // overlayfs's own attributes are never taken from a layer: they would redirect or hide what lower layers show.
+      { header: { name: 'forged/', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } } },
     ]);
     await apply(layer, { root, whiteoutMode: 'delete' });
+    assert.equal(lgetxattr(join(root, 'forged'), 'trusted.overlay.opaque'), null);
+    assert.equal(lgetxattr(join(root, 'forged'), 'trusted.overlay.redirect'), null);
     assert.equal(lgetxattr(join(root, 'text'), 'user.note')?.toString('utf8'), 'héllo');
     assert.deepEqual(lgetxattr(join(root, 'bin'), 'trusted.blob'), binary);
     assert.equal(lgetxattr(join(root, 'dir'), 'user.dir')?.toString(), 'yes');

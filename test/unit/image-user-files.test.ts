@@ -52,6 +52,35 @@ describe('findImageFile', () => {
     assert.equal(await readImageFile(inside, 'etc/passwd'), 'app:x:1000:1000::/:/bin/sh\n');
   });
 
+  it('never looks through a lower layer\'s symlink that an upper directory hides, nor a final symlink out', async () => {
+    const hostEtc = join(root, 'host-etc-2');
+    await mkdir(hostEtc, { recursive: true });
+    await writeFile(join(hostEtc, 'passwd'), 'host:x:0:0::/:/bin/sh\n');
+    // The upper layer's etc is a real (empty) directory; the lower one's is a symlink to the host.
+    const hidden = await layered(root, 'hidden-link', [{}, {}]);
+    await rm(join(hidden.lowers[1]!, 'etc'), { recursive: true });
+    await symlink(hostEtc, join(hidden.lowers[1]!, 'etc'));
+    assert.equal(await readImageFile(hidden, 'etc/passwd'), undefined);
+    // The final component a symlink out, absolute and relative.
+    for (const target of [join(hostEtc, 'passwd'), `../../../../../../../..${hostEtc}/passwd`]) {
+      const dirs = await layered(root, `final-${target.length}`, [{}]);
+      await symlink(target, join(dirs.lowers[0]!, 'etc', 'passwd'));
+      assert.equal(await readImageFile(dirs, 'etc/passwd'), undefined, target);
+    }
+    // The same absolute target present inside the image: that copy is the one read.
+    const mirrored = await layered(root, 'mirrored', [{}]);
+    await rm(join(mirrored.lowers[0]!, 'etc'), { recursive: true });
+    await mkdir(join(mirrored.lowers[0]!, hostEtc), { recursive: true });
+    await writeFile(join(mirrored.lowers[0]!, hostEtc, 'passwd'), 'image:x:7:7::/:/bin/sh\n');
+    await symlink(hostEtc, join(mirrored.lowers[0]!, 'etc'));
+    assert.equal(await readImageFile(mirrored, 'etc/passwd'), 'image:x:7:7::/:/bin/sh\n');
+  });
+
+  it('refuses a user database over 1 MiB', async () => {
+    const dirs = await layered(root, 'huge', [{ 'etc/passwd': 'x'.repeat((1 << 20) + 1) }]);
+    await assert.rejects(readImageFile(dirs, 'etc/passwd'), /over 1048576 bytes/);
+  });
+
   it('follows a symlink in one layer to a file of another, and gives up on a loop', async () => {
     const dirs = await layered(root, 'across', [{}, { 'etc/passwd.real': 'real\n' }]);
     await symlink('passwd.real', join(dirs.lowers[0]!, 'etc', 'passwd'));

@@ -57,7 +57,8 @@ export class DiffIdMismatchError extends FailedPreconditionError {
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
-export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
+const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
+export const OVERLAY_OPAQUE_XATTR = `${OVERLAY_XATTR_PREFIX}opaque`;
 
 type TarEntry = tar.Extract extends AsyncIterable<infer E> ? E : never;
 type TarHeader = tar.Header;
@@ -364,6 +365,8 @@ class LayerApplier {
     const gid = paxNumber(pax, 'gid') ?? header.gid ?? 0;
     await lchown(target.path, uid, gid);
     for (const [key, value] of paxXattrs(pax)) {
+      // overlayfs's own attributes (opaque, redirect, metacopy...) come from whiteout entries, never from a layer's xattrs.
+      if (key.startsWith(OVERLAY_XATTR_PREFIX)) continue;
       try {
         lsetxattr(target.path, key, value);
       } catch (err) {
