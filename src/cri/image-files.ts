@@ -1,9 +1,10 @@
 import type { Stats } from 'node:fs';
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerDirs } from '../core/snapshots/overlay.js';
 import { lgetxattr } from '../core/sys/native.js';
 import { isErrno } from '../core/util/errno.js';
+import { lstatOrUndefined } from '../core/util/fs.js';
 import { OVERLAY_OPAQUE_XATTR } from '../core/diff/apply.js';
 import { InvalidArgumentError } from '../core/errors.js';
 
@@ -21,15 +22,6 @@ interface MergedDir {
 }
 
 type Found = { kind: 'dir'; dir: MergedDir } | { kind: 'other'; path: string; stat: Stats } | undefined;
-
-async function lstatIfPresent(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if (['ENOENT', 'ENOTDIR'].some((code) => isErrno(err, code))) return undefined;
-    throw err;
-  }
-}
 
 function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
@@ -57,8 +49,9 @@ async function lookUp(parent: MergedDir, name: string): Promise<Found> {
   const components = [...parent.components, name];
   const layers: string[] = [];
   for (const layer of parent.layers) {
+    // Every directory above `name` is a real one in this layer: only ENOENT can mean absent.
     const path = join(layer, ...components);
-    const st = await lstatIfPresent(path);
+    const st = await lstatOrUndefined(path);
     if (st === undefined) continue;
     if (isWhiteout(st) || !st.isDirectory()) {
       if (layers.length > 0) break; // below a merged directory: hidden

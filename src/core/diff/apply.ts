@@ -11,6 +11,7 @@ import { openUncompressed } from './decompress.js';
 import { installPaxDecoder, paxXattrs } from './pax.js';
 import { cleanEntryName, resolveDirInRoot, resolveEntry, ResolvedDirs, UnsafeEntryError, type ResolvedEntry } from './safe-path.js';
 import { isErrno } from '../util/errno.js';
+import { lstatOrUndefined } from '../util/fs.js';
 
 export type WhiteoutMode = 'delete' | 'overlay';
 
@@ -400,15 +401,6 @@ function paxTime(pax: Record<string, string> | null, key: string): Date | undefi
   if (raw === undefined) return undefined;
   const seconds = Number(raw);
   return Number.isFinite(seconds) ? new Date(seconds * 1000) : undefined;
-}
-
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
 }
 
 /** Copies a lower-layer file into the upper dir, keeping mode, owner, times and xattrs. */
