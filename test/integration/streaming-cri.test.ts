@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { crictl, run } from '../support/exec.js';
+import { crictl, crictlEndpoint, run } from '../support/exec.js';
 import { httpGet } from '../support/http.js';
 import { BUSYBOX, podConfig, runInPod, startNode, type TestNode } from '../support/cluster.js';
 
@@ -36,7 +36,7 @@ describe('streaming through berthd (crictl exec / port-forward into real contain
 
     it(`port-forward over ${transport} reaches the pod's web server`, async () => {
       const local = transport === 'spdy' ? 18291 : 18292;
-      const child = spawn('crictl', ['--runtime-endpoint', `unix://${node.daemon.dirs.socket}`, 'port-forward', '-r', transport, podId, `${local}:8080`], {
+      const child = spawn('crictl', [...crictlEndpoint(node.daemon.dirs.socket), 'port-forward', '-r', transport, podId, `${local}:8080`], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       try {

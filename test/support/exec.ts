@@ -25,7 +25,18 @@ export function run(command: string, args: string[], options: { timeoutMs?: numb
   });
 }
 
+/**
+ * crictl's flags to talk to the daemon at `socket` and nothing else. The
+ * machine's /etc/crictl.yaml is not read (`--config /dev/null`): an operator's
+ * file (scripts/setup.sh installs one) names /run/berth/berth.sock, and crictl
+ * takes each endpoint not given on the command line from it.
+ */
+export function crictlEndpoint(socket: string): string[] {
+  const endpoint = `unix://${socket}`;
+  return ['--config', '/dev/null', '--runtime-endpoint', endpoint, '--image-endpoint', endpoint];
+}
+
 /** crictl against a given socket. */
 export function crictl(socket: string, args: string[], timeoutMs = 120_000): Promise<CommandResult> {
-  return run('crictl', ['--runtime-endpoint', `unix://${socket}`, '--image-endpoint', `unix://${socket}`, '--timeout', '60s', ...args], { timeoutMs });
+  return run('crictl', [...crictlEndpoint(socket), '--timeout', '60s', ...args], { timeoutMs });
 }

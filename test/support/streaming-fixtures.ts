@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadCriProto } from '../../src/cri/proto.js';
 import type { StreamIO, StreamingBackend, TerminalSize } from '../../src/cri/streaming/backend.js';
 import type { StreamingServer } from '../../src/cri/streaming/server.js';
+import { crictlEndpoint } from './exec.js';
 
 /**
  * A StreamingBackend over host processes: exec spawns the command on this
@@ -161,7 +162,7 @@ export function awaitSize(rows: number, cols: number): string {
 }
 
 export function crictlArgs(socket: string, args: string[]): string[] {
-  return ['--runtime-endpoint', `unix://${socket}`, '--timeout', '30s', ...args];
+  return [...crictlEndpoint(socket), '--timeout', '30s', ...args];
 }
 
 /** Number of open file descriptors of this process. */
