@@ -23,6 +23,8 @@ export interface BerthConfig {
   cgroup_driver: CgroupDriverSetting;
   sandbox_image: string;
   default_runtime: string;
+  /** true: volumes an image declares are left to its rootfs (containerd's option of the same name). */
+  ignore_image_defined_volume: boolean;
   runtimes: Record<string, RuntimeHandlerConfig>;
   registry: {
     config_path: string;
@@ -55,6 +57,7 @@ export function defaultConfig(): BerthConfig {
     cgroup_driver: 'auto',
     sandbox_image: 'registry.k8s.io/pause:3.10',
     default_runtime: 'runc',
+    ignore_image_defined_volume: false,
     runtimes: {
       runc: { path: 'runc' },
       crun: { path: 'crun' },
@@ -76,6 +79,9 @@ log_format = "text"                # text | json
 cgroup_driver = "auto"             # auto | cgroupfs | systemd
 sandbox_image = "registry.k8s.io/pause:3.10"
 default_runtime = "runc"
+ignore_image_defined_volume = false # true: an image's VOLUMEs stay plain rootfs paths
+                                    # (false: each gets a directory of its own, filled
+                                    # from the image, as containerd does)
 
 [runtimes.runc]
 path = "runc"

@@ -26,6 +26,13 @@ function int(raw: Raw, key: string, path: string, fallback: number, min: number,
   return n;
 }
 
+function bool(raw: Raw, key: string, path: string, fallback: boolean): boolean {
+  if (!(key in raw)) return fallback;
+  const value = raw[key];
+  if (typeof value !== 'boolean') throw new ConfigError(path, `expected true or false, got ${describe(value)}`);
+  return value;
+}
+
 function strList(raw: Raw, key: string, path: string, fallback: string[]): string[] {
   if (!(key in raw)) return fallback;
   const value = raw[key];
@@ -53,7 +60,7 @@ function rejectUnknown(raw: Raw, allowedKeys: readonly string[], prefix: string)
 
 const TOP_KEYS = [
   'root', 'state', 'address', 'log_level', 'log_format', 'cgroup_driver', 'sandbox_image',
-  'default_runtime', 'runtimes', 'registry', 'cni', 'stream', 'metrics',
+  'default_runtime', 'ignore_image_defined_volume', 'runtimes', 'registry', 'cni', 'stream', 'metrics',
 ] as const;
 
 function absolutePath(value: string, key: string): string {
@@ -109,6 +116,7 @@ export function validateConfig(raw: Raw): BerthConfig {
     cgroup_driver: str(raw, 'cgroup_driver', 'cgroup_driver', d.cgroup_driver, ['auto', 'cgroupfs', 'systemd']) as BerthConfig['cgroup_driver'],
     sandbox_image: str(raw, 'sandbox_image', 'sandbox_image', d.sandbox_image),
     default_runtime: str(raw, 'default_runtime', 'default_runtime', d.default_runtime),
+    ignore_image_defined_volume: bool(raw, 'ignore_image_defined_volume', 'ignore_image_defined_volume', d.ignore_image_defined_volume),
     runtimes,
     registry: {
       config_path: str(registry, 'config_path', 'registry.config_path', d.registry.config_path),

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join, isAbsolute, posix } from 'node:path';
 import { chainIds } from '../core/images/chain-id.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
@@ -12,6 +13,7 @@ import type { CreateContainerRequest__Output } from '../gen/cri/runtime/v1/Creat
 import type { CreateContainerResponse } from '../gen/cri/runtime/v1/CreateContainerResponse.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
+import { imageVolumeBinds, populateImageVolumes } from './image-volumes.js';
 import { lookupById, newId, nowNanos } from './ids.js';
 import { liveSandboxState } from './sandbox-state.js';
 import { sandboxConfig } from './sandbox-view.js';
@@ -129,6 +131,10 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
         supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
         policy: sc?.supplemental_groups_policy === 'Strict' ? 'Strict' : 'Merge',
       });
+      const imageVolumes = ctx.config.ignore_image_defined_volume
+        ? []
+        : imageVolumeBinds(imageConfig.config.Volumes, config.mounts, join(rt.containerDir(id), 'volumes'));
+      if (imageVolumes.length > 0) undo.push(() => rm(rt.containerDir(id), { recursive: true, force: true }));
       const podSc = podConfig.linux?.security_context;
       const hostIpc = podSc?.namespace_options?.ipc === 'NODE';
       let targetPid: number | undefined;
@@ -156,12 +162,14 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
         devices: await requestedDevices(config),
         ...(privileged ? { hostDevices: await allHostDevices() } : {}),
         ...(localhostSeccompProfile ? { localhostSeccompProfile } : {}),
+        imageVolumes,
       });
       const { pid } = await rt.tasks.create({
         id,
         handler: sandbox.runtimeHandler,
         spec: spec as unknown as Record<string, unknown>,
         rootfs: mounts,
+        ...(imageVolumes.length > 0 ? { prepareRootfs: (rootfs: string) => populateImageVolumes(rootfs, imageVolumes) } : {}),
         logPath: logPath || join(rt.podRunDir(sandbox.id), `${id}.log`),
         terminal: config.tty,
         stdin: config.stdin,

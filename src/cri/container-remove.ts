@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { RemoveContainerRequest__Output } from '../gen/cri/runtime/v1/RemoveContainerRequest.js';
 import type { RemoveContainerResponse } from '../gen/cri/runtime/v1/RemoveContainerResponse.js';
 import { stopContainerNow } from './container-stop.js';
@@ -5,7 +6,7 @@ import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
 
-/** Kills the container if it runs, then removes it, its writable layer and its record. */
+/** Kills the container if it runs, then removes it, its writable layer, its volumes and its record. */
 export async function removeContainerNow(ctx: CriContext, id: string): Promise<void> {
   const rt = ctx.runtime;
   await stopContainerNow(ctx, id, 0);
@@ -15,6 +16,7 @@ export async function removeContainerNow(ctx: CriContext, id: string): Promise<v
     const sandbox = rt.sandboxes.get(container.sandboxId);
     await rt.tasks.delete(id, sandbox?.runtimeHandler ?? ctx.config.default_runtime);
     if (rt.snapshots.stat(id)) await rt.snapshots.remove(id);
+    await rm(rt.containerDir(id), { recursive: true, force: true });
     rt.containers.delete(id);
     ctx.stats.forget(id);
     publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_DELETED_EVENT', container.sandboxId);

@@ -21,6 +21,8 @@ export interface RuntimeServices {
   podDir(id: string): string;
   /** Per-pod runtime directory (shm). */
   podRunDir(id: string): string;
+  /** Per-container persistent directory (the image's volumes); removed with the container. */
+  containerDir(id: string): string;
   /** Where pinned network namespaces live. */
   netnsDir: string;
   /** Images' /etc/passwd and /etc/group, by chain id. */

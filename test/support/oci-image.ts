@@ -64,6 +64,8 @@ export interface ImageOptions {
   cmd?: string[];
   env?: string[];
   architecture?: string;
+  /** Paths for the config's `Volumes` (a Dockerfile's VOLUME). */
+  volumes?: string[];
 }
 
 export function buildImage(layers: BuiltLayer[], options: ImageOptions = {}): BuiltImage {
@@ -76,6 +78,7 @@ export function buildImage(layers: BuiltLayer[], options: ImageOptions = {}): Bu
         Env: options.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
         ...(options.entrypoint ? { Entrypoint: options.entrypoint } : {}),
         Cmd: options.cmd ?? ['sh'],
+        ...(options.volumes ? { Volumes: Object.fromEntries(options.volumes.map((v) => [v, {}])) } : {}),
       },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
       history: layers.map(() => ({ created_by: 'berth test' })),

@@ -44,6 +44,12 @@ describe('config', () => {
     assert.throws(() => validateConfig({ default_runtime: 'kata' }), /config key "default_runtime": "kata" has no \[runtimes.kata\] table/);
   });
 
+  it('takes ignore_image_defined_volume as a boolean only', () => {
+    assert.equal(defaultConfig().ignore_image_defined_volume, false);
+    assert.equal(validateConfig({ ignore_image_defined_volume: true }).ignore_image_defined_volume, true);
+    assert.throws(() => validateConfig({ ignore_image_defined_volume: 'yes' }), /config key "ignore_image_defined_volume": expected true or false, got a string/);
+  });
+
   it('rejects relative directories', () => {
     assert.throws(() => validateConfig({ root: 'relative/dir' }), /config key "root": "relative\/dir" must be an absolute path/);
   });

@@ -282,6 +282,21 @@ describe('mounts', () => {
     assert.deepEqual(dest(spec.mounts, '/etc/hosts').map((m) => m.source), ['/mine/hosts']);
     assert.equal(spec.mounts.filter((m) => m.type === 'sysfs').length, 0);
   });
+  it('image volumes are read-write private binds, even over a read-only rootfs; a CRI mount at their path wins', () => {
+    const spec = buildContainerSpec(
+      input({
+        config: containerConfig({ mounts: [criMount({ container_path: '/data/', host_path: '/mine' })] }, securityContext({ readonly_rootfs: true })),
+        imageVolumes: [
+          { containerPath: '/data', hostPath: '/volumes/1' },
+          { containerPath: '/var/cache/app', hostPath: '/volumes/2' },
+        ],
+      }),
+    );
+    assert.deepEqual(spec.mounts.filter((m) => m.destination.startsWith('/data')).map((m) => m.source), ['/mine']);
+    assert.deepEqual(dest(spec.mounts, '/var/cache/app'), [{ destination: '/var/cache/app', type: 'bind', source: '/volumes/2', options: ['rbind', 'rprivate', 'rw'] }]);
+    assert.equal(spec.root.readonly, true);
+    assert.equal(spec.mounts.at(-1)?.destination, '/var/cache/app', 'deeper paths mount after their parents');
+  });
   it('a CRI /dev mount removes every default below /dev', () => {
     const spec = mountsOf([criMount({ container_path: '/dev', host_path: '/dev' })]);
     const devs = spec.mounts.filter((m) => m.destination.startsWith('/dev'));

@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { isValidDigest } from '../content/digest.js';
 import { BerthError, FailedPreconditionError, InvalidArgumentError, isStorageFull, storageFullError } from '../errors.js';
-import { lgetxattr, llistxattr, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/native.js';
+import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/native.js';
 import { openUncompressed } from './decompress.js';
 import { installPaxDecoder, paxXattrs } from './pax.js';
 import { cleanEntryName, resolveDirInRoot, resolveEntry, ResolvedDirs, UnsafeEntryError, type ResolvedEntry } from './safe-path.js';
 import { isErrno } from '../util/errno.js';
+import { copyFileWithMetadata } from '../util/copy-tree.js';
 import { lstatOrUndefined } from '../util/fs.js';
 
 export type WhiteoutMode = 'delete' | 'overlay';
@@ -278,7 +278,7 @@ class LayerApplier {
         const lowerStat = lowerSource === undefined ? undefined : await lstatOrUndefined(lowerSource.path);
         if (lowerSource === undefined || lowerStat === undefined) continue;
         if (!lowerStat.isFile()) throw new UnsafeEntryError(name, `hardlink target ${header.linkname} in a lower layer is not a regular file`);
-        await this.createExclusive(target, name, () => copyRegularFile(lowerSource.path, target.path, lowerStat));
+        await this.createExclusive(target, name, () => copyFileWithMetadata(lowerSource.path, target.path, lowerStat));
         return;
       }
     }
@@ -403,14 +403,3 @@ function paxTime(pax: Record<string, string> | null, key: string): Date | undefi
   return Number.isFinite(seconds) ? new Date(seconds * 1000) : undefined;
 }
 
-/** Copies a lower-layer file into the upper dir, keeping mode, owner, times and xattrs. */
-async function copyRegularFile(source: string, destination: string, st: Stats): Promise<void> {
-  await copyFile(source, destination, constants.COPYFILE_EXCL);
-  await lchown(destination, st.uid, st.gid);
-  for (const name of llistxattr(source)) {
-    const value = lgetxattr(source, name);
-    if (value !== null) lsetxattr(destination, name, value);
-  }
-  await chmod(destination, st.mode & 0o7777);
-  await lutimes(destination, st.atime, st.mtime);
-}

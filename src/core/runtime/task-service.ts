@@ -24,6 +24,8 @@ export interface TaskCreateOptions {
   /** The OCI runtime spec; `root.path` is set to the bundle's rootfs here. */
   spec: { root?: { path: string; readonly?: boolean } } & Record<string, unknown>;
   rootfs: readonly Mount[];
+  /** Runs once the rootfs is mounted (at the path given), before the runtime creates the container. */
+  prepareRootfs?: (rootfs: string) => Promise<void>;
   logPath: string;
   terminal?: boolean;
   stdin?: boolean;
@@ -131,6 +133,7 @@ export class TaskService {
     });
     try {
       await mountAll(opts.rootfs, rootfs);
+      await opts.prepareRootfs?.(rootfs);
       const spec = { ...opts.spec, root: { path: 'rootfs', readonly: opts.spec.root?.readonly ?? false } };
       const tmp = join(bundle, 'config.json.tmp');
       await writeFile(tmp, JSON.stringify(spec));

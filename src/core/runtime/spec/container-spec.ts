@@ -19,7 +19,7 @@ import {
   Annotations, DEFAULT_PATH_ENV, cgroupsPath, clampOomScoreAdj, int64, mergeEnv, sandboxAnnotations,
   type CgroupDriver,
 } from './common.js';
-import { buildContainerMounts, type PodFiles } from './mounts.js';
+import { buildContainerMounts, type ImageVolumeBind, type PodFiles } from './mounts.js';
 import { resolveAppArmor, resolveSeccomp, seccompChoice } from './security.js';
 import { validateDevice } from './validate.js';
 import type { ResolvedUser } from './user.js';
@@ -109,6 +109,8 @@ export interface ContainerSpecInput {
   localhostSeccompProfile?: Seccomp;
   /** Process rlimits; by default none, so the container inherits the runtime's (as in containerd). */
   rlimits?: readonly Rlimit[];
+  /** Host directories for the image's volumes (see src/cri/image-volumes.ts). */
+  imageVolumes?: readonly ImageVolumeBind[];
 }
 
 export function buildContainerSpec(input: ContainerSpecInput): Spec {
@@ -132,6 +134,7 @@ export function buildContainerSpec(input: ContainerSpecInput): Spec {
   const { mounts, rootfsPropagation } = buildContainerMounts({
     criMounts: config.mounts,
     pod: input.sandbox.files,
+    ...(input.imageVolumes ? { imageVolumes: input.imageVolumes } : {}),
     readonlyRootfs,
     privileged,
   });

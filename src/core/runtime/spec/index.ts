@@ -13,4 +13,5 @@ export { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, capabilitiesFromStatus, compute
 export { cgroupsPath, clampOomScoreAdj, DEFAULT_RLIMITS } from './common.js';
 export { normalizeSignal, signalNumber, DEFAULT_STOP_SIGNAL } from './stop-signal.js';
 export { validateCgroupParent, validateMount, validateDevice, validateProcessConfig, validateResources, validateSysctls, refuseNul } from './validate.js';
-export type { PodFiles } from './mounts.js';
+export { cleanPath } from './mounts.js';
+export type { ImageVolumeBind, PodFiles } from './mounts.js';

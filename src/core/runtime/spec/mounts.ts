@@ -47,9 +47,17 @@ export function cgroupMount(writable: boolean): Mount {
   return { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', writable ? 'rw' : 'ro'] };
 }
 
+/** A volume the image declares, given its own host directory (see src/cri/image-volumes.ts). */
+export interface ImageVolumeBind {
+  containerPath: string;
+  hostPath: string;
+}
+
 export interface ContainerMountsInput {
   criMounts: readonly Mount__Output[];
   pod: PodFiles;
+  /** Read-write binds for the image's volumes; a CRI mount at the same path wins. */
+  imageVolumes?: readonly ImageVolumeBind[];
   readonlyRootfs: boolean;
   privileged: boolean;
 }
@@ -70,7 +78,8 @@ export function buildContainerMounts(input: ContainerMountsInput): ContainerMoun
     recursiveReadOnly: m.recursive_read_only,
   }));
   const criDestinations = new Set(binds.map((b) => cleanPath(b.containerPath)));
-  for (const extra of podBinds(input.pod, input.readonlyRootfs)) {
+  const imageVolumes = (input.imageVolumes ?? []).map((v): BindRequest => ({ ...v, readonly: false, propagation: 'PROPAGATION_PRIVATE' }));
+  for (const extra of [...podBinds(input.pod, input.readonlyRootfs), ...imageVolumes]) {
     if (!criDestinations.has(cleanPath(extra.containerPath))) binds.push(extra);
   }
   // Array.prototype.sort is stable: equal depths keep CRI mounts before the pod's files.

@@ -1,0 +1,137 @@
+/**
+ * Volumes an image declares: each gets a directory of its own under the
+ * container's directory, filled from the image and bound read-write (even
+ * over a read-only rootfs), as containerd's CRI plugin does; a CRI mount at
+ * the same path wins; the directories go with the container; with
+ * `ignore_image_defined_volume = true` they stay plain rootfs paths.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { startDaemon } from '../support/daemon.js';
+import { podConfig, removeAllPods, runInPod, startNode, type TestNode } from '../support/cluster.js';
+import { busyboxLayer } from '../support/hostile-layers.js';
+import { buildImage, layerFromTar, pushImage } from '../support/oci-image.js';
+import { packTar } from '../support/tar-pack.js';
+
+const IMAGE = 'volumes:1';
+const BAD_IMAGE = 'volumes:file';
+const mtime = new Date(0);
+
+/** /data (owned by 1000, mode 0750, with files and a symlink), /srv/real behind the symlink /linked, and no /cache. */
+async function volumeLayer() {
+  return layerFromTar(
+    await packTar([
+      { header: { name: 'data', type: 'directory', mode: 0o750, uid: 1000, gid: 1000, mtime } },
+      { header: { name: 'data/seed.txt', mode: 0o640, uid: 1000, gid: 1000, mtime }, content: 'from-image\n' },
+      { header: { name: 'data/sub', type: 'directory', mode: 0o755, mtime } },
+      { header: { name: 'data/sub/seed-link', type: 'symlink', linkname: '../seed.txt', mtime } },
+      { header: { name: 'srv', type: 'directory', mode: 0o755, mtime } },
+      { header: { name: 'srv/real', type: 'directory', mode: 0o755, mtime } },
+      { header: { name: 'srv/real/inside.txt', mode: 0o644, mtime }, content: 'behind-a-symlink\n' },
+      { header: { name: 'linked', type: 'symlink', linkname: '/srv/real', mtime } },
+      { header: { name: 'notadir', mode: 0o644, mtime }, content: 'a file\n' },
+    ]),
+  );
+}
+
+describe('volumes an image declares', () => {
+  let node: TestNode;
+  const cri = () => node.daemon.cri.runtime;
+  const volumesOf = (id: string) => join(node.daemon.dirs.root, 'containers', id, 'volumes');
+
+  async function sh(id: string, script: string) {
+    const res = await cri().ExecSync({ container_id: id, cmd: ['sh', '-c', script], timeout: 10 });
+    return { code: res.exit_code, out: res.stdout.toString(), err: res.stderr.toString() };
+  }
+
+  before(async () => {
+    node = await startNode({ netIndex: 11 });
+    const base = await busyboxLayer(['sh', 'cat', 'ls', 'stat', 'grep', 'touch', 'echo', 'sleep', 'readlink']);
+    const layer = await volumeLayer();
+    await pushImage(node.registry.host, 'library/volumes', '1', buildImage([base, layer], { cmd: ['sleep', '3600'], volumes: ['/data', '/cache/', '/linked'] }));
+    await pushImage(node.registry.host, 'library/volumes', 'file', buildImage([base, layer], { cmd: ['sleep', '3600'], volumes: ['/notadir'] }));
+    await node.daemon.cri.image.PullImage({ image: { image: IMAGE } });
+    await node.daemon.cri.image.PullImage({ image: { image: BAD_IMAGE } });
+  });
+
+  after(async () => {
+    await node?.stop();
+  });
+
+  it('fills each volume from the image and binds it read-write over a read-only rootfs', async () => {
+    const pod = podConfig(node);
+    const podId = (await cri().RunPodSandbox({ config: pod })).pod_sandbox_id;
+    const id = await runInPod(node.daemon, podId, pod, 'reader', { image: { image: IMAGE }, linux: { security_context: { readonly_rootfs: true } } });
+
+    const listing = await sh(id, 'cat /data/seed.txt; readlink /data/sub/seed-link; cat /linked/inside.txt; stat -c "%u:%g %a" /data /data/seed.txt');
+    assert.equal(listing.code, 0, listing.err);
+    assert.equal(listing.out, 'from-image\n../seed.txt\nbehind-a-symlink\n1000:1000 750\n1000:1000 640\n');
+    const writes = await sh(id, 'echo new > /data/new.txt && echo c > /cache/c.txt && echo l > /linked/l.txt && ! touch /rootfs-write 2>/dev/null');
+    assert.equal(writes.code, 0, `volumes writable, rootfs read-only: ${writes.err}`);
+
+    // The writes landed in the container's volume directories, one per declared path.
+    const dirs = readdirSync(volumesOf(id)).map((name) => join(volumesOf(id), name));
+    assert.equal(dirs.length, 3);
+    const holding = (file: string) => dirs.filter((dir) => existsSync(join(dir, file)));
+    assert.equal(holding('new.txt').length, 1);
+    assert.equal(readFileSync(join(holding('new.txt')[0]!, 'seed.txt'), 'utf8'), 'from-image\n');
+    assert.equal(statSync(holding('new.txt')[0]!).uid, 1000);
+    assert.equal(holding('c.txt').length, 1);
+    assert.deepEqual(readdirSync(holding('l.txt')[0]!).sort(), ['inside.txt', 'l.txt']);
+
+    await cri().StopContainer({ container_id: id, timeout: '0' });
+    await cri().RemoveContainer({ container_id: id });
+    assert.ok(!existsSync(join(node.daemon.dirs.root, 'containers', id)), 'the volumes go with the container');
+  });
+
+  it('leaves a path to a CRI mount at the same place, and refuses a volume the image holds a file at', async () => {
+    const hostDir = await mkdtemp(join(tmpdir(), 'berth-volume-mount-'));
+    try {
+      await writeFile(join(hostDir, 'host.txt'), 'from-host\n');
+      const pod = podConfig(node);
+      const podId = (await cri().RunPodSandbox({ config: pod })).pod_sandbox_id;
+      const id = await runInPod(node.daemon, podId, pod, 'mounted', { image: { image: IMAGE }, mounts: [{ container_path: '/data/', host_path: hostDir }] });
+      const res = await sh(id, 'ls /data');
+      assert.equal(res.out, 'host.txt\n');
+      assert.equal(readdirSync(volumesOf(id)).length, 2, 'only /cache and /linked get directories');
+
+      const before = (await cri().ListContainers({})).containers.length;
+      await assert.rejects(
+        runInPod(node.daemon, podId, pod, 'bad', { image: { image: BAD_IMAGE } }),
+        (err: Error & { code?: number }) => err.code === GrpcStatus.FAILED_PRECONDITION && /volume at \/notadir/.test(err.message),
+      );
+      assert.equal((await cri().ListContainers({})).containers.length, before, 'no container is left');
+      const ids = readdirSync(join(node.daemon.dirs.root, 'containers'));
+      assert.deepEqual(ids, [id], 'no volume directory is left');
+    } finally {
+      await removeAllPods(node.daemon);
+      await rm(hostDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps volumes across a restart; with ignore_image_defined_volume new containers get none', async () => {
+    const pod = podConfig(node);
+    const podId = (await cri().RunPodSandbox({ config: pod })).pod_sandbox_id;
+    const kept = await runInPod(node.daemon, podId, pod, 'kept', { image: { image: IMAGE } });
+    assert.equal((await sh(kept, 'echo before > /data/before.txt')).code, 0);
+
+    const dirs = node.daemon.dirs;
+    await node.daemon.stop();
+    await writeFile(dirs.configPath, `ignore_image_defined_volume = true\n${readFileSync(dirs.configPath, 'utf8')}`);
+    node.daemon = await startDaemon({ dirs });
+
+    assert.equal((await sh(kept, 'cat /data/before.txt')).out, 'before\n');
+    const plain = await runInPod(node.daemon, podId, pod, 'plain', { image: { image: IMAGE } });
+    const mounts = await sh(plain, 'grep -c " /data " /proc/mounts');
+    assert.equal(mounts.out, '0\n', 'no volume is mounted at /data');
+    assert.equal((await sh(plain, 'cat /data/seed.txt')).out, 'from-image\n');
+    assert.ok(!existsSync(join(dirs.root, 'containers', plain)));
+    await removeAllPods(node.daemon);
+    assert.deepEqual(readdirSync(join(dirs.root, 'containers')), []);
+  });
+});
