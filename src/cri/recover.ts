@@ -1,6 +1,3 @@
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { isErrno } from '../core/util/errno.js';
 import type { CriContext } from './context.js';
 import { nowNanos } from './ids.js';
 
@@ -62,20 +59,3 @@ async function reconcileCreated(ctx: CriContext, id: string, handler: string): P
   return true;
 }
 
-/**
- * Removes per-container directories (`dir/<id>`) no container record owns: a
- * kill -9 between a failed CreateContainer's record removal and its cleanup
- * leaves one behind. Returns how many were removed.
- */
-export async function removeOrphanContainerDirs(ctx: CriContext, dir: string): Promise<number> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return 0;
-    throw err;
-  }
-  const orphans = names.filter((id) => !ctx.runtime.containers.get(id));
-  await Promise.all(orphans.map((id) => rm(join(dir, id), { recursive: true, force: true })));
-  return orphans.length;
-}
