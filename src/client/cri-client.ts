@@ -11,7 +11,7 @@ export type PromiseClient<D> = {
     : never;
 };
 
-/** Server-streaming methods: the raw grpc-js call, read as an async iterable of responses. */
+/** Server-streaming methods of either service: the raw grpc-js call, read as an async iterable of responses. */
 export type StreamOpener = (method: string, request: object) => grpc.ClientReadableStream<unknown>;
 
 export interface CriClients {
@@ -55,9 +55,11 @@ export function connectCri(socketPath: string, defaultTimeoutMs = 120_000): CriC
     runtime: promiseClient(runtime, v1.RuntimeService.service as RuntimeServiceDefinition, defaultTimeoutMs),
     image: promiseClient(image, v1.ImageService.service as ImageServiceDefinition, defaultTimeoutMs),
     openStream: (method, request) => {
-      const raw = (runtime as unknown as Record<string, (req: object) => grpc.ClientReadableStream<unknown>>)[method];
-      if (!raw) throw new Error(`no streaming method ${method}`);
-      return raw.call(runtime, request);
+      for (const client of [runtime, image]) {
+        const raw = (client as unknown as Record<string, (req: object) => grpc.ClientReadableStream<unknown>>)[method];
+        if (raw) return raw.call(client, request);
+      }
+      throw new Error(`no streaming method ${method}`);
     },
     close: () => {
       runtime.close();

@@ -1,10 +1,10 @@
-import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { SubscriberFellBehindError } from '../core/events/bus.js';
 import { ResourceExhaustedError } from '../core/errors.js';
 import type { GetEventsRequest__Output } from '../gen/cri/runtime/v1/GetEventsRequest.js';
 import type { CriContext } from './context.js';
 import { toContainerEventResponse } from './event-publisher.js';
+import { writeWithBackpressure } from './stream-write.js';
 
 /**
  * GetContainerEvents: streams every container and pod lifecycle event
@@ -22,12 +22,7 @@ export async function getContainerEvents(ctx: CriContext, _req: GetEventsRequest
   try {
     for await (const event of subscription) {
       if (call.cancelled) break;
-      if (!call.write(toContainerEventResponse(event))) {
-        // Wait for the transport to take the backlog, or for the client to leave.
-        const waiting = new AbortController();
-        await Promise.race(['drain', 'cancelled', 'close'].map((name) => once(call, name, { signal: waiting.signal }))).catch(() => undefined);
-        waiting.abort();
-      }
+      await writeWithBackpressure(call, toContainerEventResponse(event));
     }
   } catch (err) {
     if (err instanceof SubscriberFellBehindError) throw new ResourceExhaustedError(err.message, { cause: err });

@@ -18,6 +18,7 @@ import { startContainer } from './container-start.js';
 import { containerStatus } from './container-status.js';
 import { stopContainer } from './container-stop.js';
 import type { CriHandlers } from './grpc-server.js';
+import { streamedList } from './list-streaming.js';
 import { listPodSandbox } from './sandbox-list.js';
 import { removePodSandbox } from './sandbox-remove.js';
 import { runPodSandbox } from './sandbox-run.js';
@@ -68,6 +69,11 @@ export function criHandlers(): CriHandlers {
       },
       stream: {
         GetContainerEvents: getContainerEvents,
+        StreamPodSandboxes: streamedList('RuntimeService', 'ListPodSandbox', listPodSandbox),
+        StreamContainers: streamedList('RuntimeService', 'ListContainers', listContainers),
+        StreamContainerStats: streamedList('RuntimeService', 'ListContainerStats', listContainerStats),
+        StreamPodSandboxStats: streamedList('RuntimeService', 'ListPodSandboxStats', listPodSandboxStats),
+        StreamPodSandboxMetrics: streamedList('RuntimeService', 'ListPodSandboxMetrics', listPodSandboxMetrics),
       },
     },
     ImageService: {
@@ -77,6 +83,9 @@ export function criHandlers(): CriHandlers {
         ImageStatus: imageStatus,
         RemoveImage: removeImage,
         ImageFsInfo: imageFsInfo,
+      },
+      stream: {
+        StreamImages: streamedList('ImageService', 'ListImages', listImages),
       },
     },
   };
