@@ -16,7 +16,7 @@ export async function removeContainerNow(ctx: CriContext, id: string): Promise<v
     const sandbox = rt.sandboxes.get(container.sandboxId);
     await rt.tasks.delete(id, sandbox?.runtimeHandler ?? ctx.config.default_runtime);
     if (rt.snapshots.stat(id)) await rt.snapshots.remove(id);
-    // Files before the record: a kill in between leaves a record whose removal is retried, never files nobody owns.
+    // Files before the record: a kill in between leaves a record whose removal is retried.
     await rm(rt.containerDir(id), { recursive: true, force: true });
     rt.containers.delete(id);
     ctx.stats.forget(id);

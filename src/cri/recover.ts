@@ -1,3 +1,5 @@
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CriContext } from './context.js';
 import { nowNanos } from './ids.js';
 
@@ -59,3 +61,17 @@ async function reconcileCreated(ctx: CriContext, id: string, handler: string): P
   return true;
 }
 
+
+/**
+ * Makes the per-container directory root (`dir`) private, and removes the
+ * directories in it that no container record owns: a CreateContainer whose
+ * cleanup failed to remove one (it logs and goes on to drop the record).
+ * Returns how many were removed.
+ */
+export async function tidyContainerDirs(ctx: CriContext, dir: string): Promise<number> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const orphans = (await readdir(dir)).filter((id) => !ctx.runtime.containers.get(id));
+  await Promise.all(orphans.map((id) => rm(join(dir, id), { recursive: true, force: true })));
+  return orphans.length;
+}

@@ -23,7 +23,7 @@ import { sandboxStateName } from '../cri/sandbox-view.js';
 import { StatsService } from '../cri/stats-service.js';
 import { reconcileExits } from '../cri/exit-reconciler.js';
 import { criHandlers } from '../cri/handlers.js';
-import { recoverAfterUncleanStop } from '../cri/recover.js';
+import { recoverAfterUncleanStop, tidyContainerDirs } from '../cri/recover.js';
 import { openCoreServices } from './core-services.js';
 import { RootLock } from './lock.js';
 import type { Logger } from './logger.js';
@@ -88,6 +88,7 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       cacheDir: join(config.root, 'cni', 'results'),
     });
     const core = await openCoreServices(config, logger);
+    const containersDir = join(config.root, 'containers');
     const cgroupDriver = resolveCgroupDriver(config);
     const runtime: RuntimeServices = {
       tasks: new TaskService({
@@ -104,7 +105,7 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
       locks: new KeyedLock(),
       podDir: (id) => join(config.root, 'sandboxes', id),
       podRunDir: (id) => join(config.state, 'sandboxes', id),
-      containerDir: (id) => join(config.root, 'containers', id),
+      containerDir: (id) => join(containersDir, id),
       netnsDir: '/var/run/netns',
       userFiles: new ImageUserFilesCache(),
     };
@@ -147,6 +148,8 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
     });
     const recovered = await recoverAfterUncleanStop(context);
     if (recovered.unmonitored + recovered.reconciled > 0) logger.info('recovered containers after an unclean stop', { ...recovered });
+    const orphanDirs = await tidyContainerDirs(context, containersDir);
+    if (orphanDirs > 0) logger.info('removed directories no container owns', { count: orphanDirs });
     const streamingUrl = await streaming.start();
     const server = new CriGrpcServer(context, criHandlers());
     await removeStaleSocket(config.address);

@@ -54,7 +54,8 @@ describe('volumes an image declares', () => {
     const base = await busyboxLayer(['sh', 'cat', 'ls', 'stat', 'grep', 'touch', 'echo', 'sleep', 'readlink']);
     const layer = await volumeLayer();
     await pushImage(node.registry.host, 'library/volumes', '1', buildImage([base, layer], { cmd: ['sleep', '3600'], volumes: ['/data', '/cache/', '/linked'] }));
-    await pushImage(node.registry.host, 'library/volumes', 'file', buildImage([base, layer], { cmd: ['sleep', '3600'], volumes: ['/notadir'] }));
+    // /data is filled before /notadir fails: nothing of it may stay.
+    await pushImage(node.registry.host, 'library/volumes', 'file', buildImage([base, layer], { cmd: ['sleep', '3600'], volumes: ['/data', '/notadir'] }));
     await node.daemon.cri.image.PullImage({ image: { image: IMAGE } });
     await node.daemon.cri.image.PullImage({ image: { image: BAD_IMAGE } });
   });
@@ -74,7 +75,10 @@ describe('volumes an image declares', () => {
     const writes = await sh(id, 'echo new > /data/new.txt && echo c > /cache/c.txt && echo l > /linked/l.txt && ! touch /rootfs-write 2>/dev/null');
     assert.equal(writes.code, 0, `volumes writable, rootfs read-only: ${writes.err}`);
 
-    // The writes landed in the container's volume directories, one per declared path.
+    // The writes landed in the container's volume directories, one per declared path, out of other users' reach.
+    for (const dir of [join(node.daemon.dirs.root, 'containers'), join(node.daemon.dirs.root, 'containers', id)]) {
+      assert.equal(statSync(dir).mode & 0o777, 0o700, `${dir} is private`);
+    }
     const dirs = readdirSync(volumesOf(id)).map((name) => join(volumesOf(id), name));
     assert.equal(dirs.length, 3);
     const holding = (file: string) => dirs.filter((dir) => existsSync(join(dir, file)));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FailedPreconditionError } from '../../src/core/errors.js';
-import { lgetxattr, lsetxattr, mknod, S_IFIFO } from '../../src/core/sys/native.js';
+import { lgetxattr, lsetxattr, mknod, S_IFCHR, S_IFIFO } from '../../src/core/sys/native.js';
 import { copyDirectoryContents } from '../../src/core/util/copy-tree.js';
 import { imageVolumeBinds, populateImageVolumes } from '../../src/cri/image-volumes.js';
 import type { Mount__Output } from '../../src/gen/cri/runtime/v1/Mount.js';
@@ -19,8 +19,9 @@ describe('imageVolumeBinds', () => {
     for (const b of binds) assert.match(b.hostPath, /^\/c\/volumes\/[0-9a-f]{32}$/);
   });
 
-  it('gives none for an image without volumes', () => {
+  it('gives none for an image without volumes, and refuses a path with a NUL byte', () => {
     assert.deepEqual(imageVolumeBinds(undefined, [], '/c/volumes'), []);
+    assert.throws(() => imageVolumeBinds({ '/da\0ta': {} }, [], '/c/volumes'), FailedPreconditionError);
   });
 });
 
@@ -44,12 +45,16 @@ describe('copying an image directory into a volume', () => {
     await link(join(rootfs, 'data', 'tool'), join(rootfs, 'data', 'sub', 'tool-link'));
     await symlink('/etc/passwd', join(rootfs, 'data', 'abs-link'));
     mknod(join(rootfs, 'data', 'pipe'), S_IFIFO | 0o600, 0, 0);
+    mknod(join(rootfs, 'data', 'null'), S_IFCHR | 0o666, 1, 3);
     lsetxattr(join(rootfs, 'data', 'tool'), 'user.origin', Buffer.from('image'));
+    lsetxattr(join(rootfs, 'data', 'tool'), 'security.selinux', Buffer.from('system_u:object_r:image_t:s0'));
     await chown(join(rootfs, 'data'), 1000, 1000);
     await chmod(join(rootfs, 'data'), 0o750);
     await utimes(join(rootfs, 'data'), new Date(1_000_000), new Date(2_000_000));
     // Paths whose symlinks lead out of the rootfs, and a file where a volume is declared.
-    await symlink('../../outside', join(rootfs, 'climb'));
+    // Followed on the host, ../outside and the absolute path would reach dir/outside and its host-secret.
+    await symlink('../outside', join(rootfs, 'climb'));
+    await symlink('/', join(rootfs, 'to-root'));
     await symlink(outside, join(rootfs, 'absolute'));
     await writeFile(join(rootfs, 'file'), 'not a directory');
   });
@@ -70,6 +75,9 @@ describe('copying an image directory into a volume', () => {
     assert.equal(lgetxattr(join(target, 'tool'), 'user.origin')?.toString(), 'image');
     assert.equal(await readlink(join(target, 'abs-link')), '/etc/passwd');
     assert.ok((await lstat(join(target, 'pipe'))).isFIFO());
+    const device = await lstat(join(target, 'null'));
+    assert.ok(device.isCharacterDevice());
+    assert.equal(device.rdev, (await lstat('/dev/null')).rdev, 'major 1, minor 3');
   });
 
   it('resolves volume paths inside the rootfs: symlinks out of it land back in it', async () => {
@@ -81,7 +89,9 @@ describe('copying an image directory into a volume', () => {
     ];
     await populateImageVolumes(rootfs, binds);
     assert.equal(await readFile(join(volumes, 'data', 'tool'), 'utf8'), 'x');
-    // ../../outside and /<dir>/outside resolve to rootfs paths, which do not exist: empty volumes.
+    assert.equal(lgetxattr(join(volumes, 'data', 'tool'), 'user.origin')?.toString(), 'image');
+    assert.equal(lgetxattr(join(volumes, 'data', 'tool'), 'security.selinux'), null, 'the SELinux label is not copied into a volume');
+    // ../outside and /<dir>/outside resolve to rootfs paths, which do not exist: empty volumes.
     for (const name of ['climb', 'absolute', 'missing']) {
       assert.deepEqual(await readdir(join(volumes, name)), [], `${name} holds nothing from the host`);
       const st = await stat(join(volumes, name));
@@ -89,10 +99,15 @@ describe('copying an image directory into a volume', () => {
     }
   });
 
-  it('refuses a volume where the image holds a file', async () => {
+  it('refuses a volume where the image holds a file, and one that leads to the image root', async () => {
     await assert.rejects(
       populateImageVolumes(rootfs, [{ containerPath: '/file', hostPath: join(volumes, 'file') }]),
       (err: Error) => err instanceof FailedPreconditionError && /volume at \/file/.test(err.message),
     );
+    await assert.rejects(
+      populateImageVolumes(rootfs, [{ containerPath: '/to-root', hostPath: join(volumes, 'to-root') }]),
+      (err: Error) => err instanceof FailedPreconditionError && /leads to the image's root/.test(err.message),
+    );
+    assert.deepEqual(await readdir(join(volumes, 'to-root')), [], 'nothing of the image was copied');
   });
 });
