@@ -17,7 +17,10 @@ export type StreamHandler = (ctx: CriContext, request: never, call: grpc.ServerW
 
 export interface ServiceHandlers {
   unary: Record<string, UnaryHandler>;
+  /** Streams with an end (Stream* lists): at shutdown they may finish within the grace period. */
   stream?: Record<string, StreamHandler>;
+  /** Streams that run until the client leaves (GetContainerEvents): ended at shutdown. */
+  subscriptions?: Record<string, StreamHandler>;
 }
 
 export interface CriHandlers {
@@ -49,12 +52,14 @@ function implementService(
   definition: grpc.ServiceDefinition,
   handlers: ServiceHandlers,
   inFlight: Set<AnyCall>,
+  subscriptions: Set<grpc.ServerWritableStream<object, object>>,
 ): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [method, def] of Object.entries(definition)) {
     const rpc = `${serviceName}/${method}`;
     if (def.responseStream) {
-      const handler = handlers.stream?.[method];
+      const subscription = handlers.subscriptions?.[method];
+      const handler = subscription ?? handlers.stream?.[method];
       impl[method] = (call: grpc.ServerWritableStream<object, object>) => {
         const started = process.hrtime.bigint();
         if (!handler) {
@@ -68,18 +73,20 @@ function implementService(
           logCall(ctx, rpc, started, grpc.status.INVALID_ARGUMENT, details);
           return;
         }
-        inFlight.add(call);
+        const tracked = subscription ? subscriptions : inFlight;
+        tracked.add(call);
         handler(ctx, call.request as never, call).then(
           () => {
             call.end();
-            logCall(ctx, rpc, started, grpc.status.OK);
+            logCall(ctx, rpc, started, call.cancelled ? grpc.status.CANCELLED : grpc.status.OK);
           },
           (err: unknown) => {
             const failure = toGrpcFailure(err);
+            if (failure.code === grpc.status.INTERNAL) ctx.logger.error(`${rpc} failed`, { error: failure.details });
             call.emit('error', failure);
             logCall(ctx, rpc, started, failure.code, failure.details);
           },
-        ).finally(() => inFlight.delete(call));
+        ).finally(() => tracked.delete(call));
       };
       continue;
     }
@@ -138,6 +145,7 @@ function implementService(
 export class CriGrpcServer {
   private readonly server: grpc.Server;
   private readonly inFlight = new Set<AnyCall>();
+  private readonly subscriptions = new Set<grpc.ServerWritableStream<object, object>>();
 
   constructor(ctx: CriContext, handlers: CriHandlers) {
     this.server = new grpc.Server({
@@ -150,11 +158,11 @@ export class CriGrpcServer {
     const v1 = proto.runtime.v1;
     this.server.addService(
       tolerantDecoders(passEncodedResponses(v1.RuntimeService.service)),
-      implementService(ctx, 'runtime.v1.RuntimeService', v1.RuntimeService.service, handlers.RuntimeService, this.inFlight),
+      implementService(ctx, 'runtime.v1.RuntimeService', v1.RuntimeService.service, handlers.RuntimeService, this.inFlight, this.subscriptions),
     );
     this.server.addService(
       tolerantDecoders(passEncodedResponses(v1.ImageService.service)),
-      implementService(ctx, 'runtime.v1.ImageService', v1.ImageService.service, handlers.ImageService, this.inFlight),
+      implementService(ctx, 'runtime.v1.ImageService', v1.ImageService.service, handlers.ImageService, this.inFlight, this.subscriptions),
     );
   }
 
@@ -167,11 +175,13 @@ export class CriGrpcServer {
     });
   }
 
-  /** Stops accepting calls, lets in-flight unary calls finish (streams are ended), then resolves. */
+  /**
+   * Stops accepting calls, ends the subscriptions, lets the other calls in
+   * flight finish (a list stream ended early would tell kubelet, with OK, that
+   * a partial list is whole), then resolves.
+   */
   shutdown(graceMs: number): Promise<void> {
-    for (const call of this.inFlight) {
-      if ('write' in call) call.end();
-    }
+    for (const call of this.subscriptions) call.end();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

@@ -24,6 +24,7 @@ import { removePodSandbox } from './sandbox-remove.js';
 import { runPodSandbox } from './sandbox-run.js';
 import { podSandboxStatus } from './sandbox-status.js';
 import { stopPodSandbox } from './sandbox-stop.js';
+import { updatePodSandboxResources } from './sandbox-update-resources.js';
 import { imageFsInfo } from './image-fs-info.js';
 import { listImages } from './image-list.js';
 import { pullImage } from './image-pull.js';
@@ -66,9 +67,12 @@ export function criHandlers(): CriHandlers {
         ListPodSandboxStats: listPodSandboxStats,
         ListMetricDescriptors: listMetricDescriptors,
         ListPodSandboxMetrics: listPodSandboxMetrics,
+        UpdatePodSandboxResources: updatePodSandboxResources,
+      },
+      subscriptions: {
+        GetContainerEvents: getContainerEvents,
       },
       stream: {
-        GetContainerEvents: getContainerEvents,
         StreamPodSandboxes: streamedList('RuntimeService', 'ListPodSandbox', listPodSandbox),
         StreamContainers: streamedList('RuntimeService', 'ListContainers', listContainers),
         StreamContainerStats: streamedList('RuntimeService', 'ListContainerStats', listContainerStats),

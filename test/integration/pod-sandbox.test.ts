@@ -84,6 +84,28 @@ describe('pod sandboxes', () => {
     await node.daemon.cri.runtime.RemovePodSandbox({ pod_sandbox_id });
   });
 
+  it('UpdatePodSandboxResources records the pod-level resources in the pod config; bad requests change nothing', async () => {
+    const rt = node.daemon.cri.runtime;
+    const { pod_sandbox_id } = await rt.RunPodSandbox({ config: podConfig(node, { linux: { cgroup_parent: '', sysctls: { 'net.ipv4.ip_forward': '1' } } }) });
+    const linuxConfig = async () => {
+      const status = await rt.PodSandboxStatus({ pod_sandbox_id, verbose: true });
+      return (JSON.parse(status.info.info!) as { config: { linux: Record<string, unknown> } }).config.linux;
+    };
+    await rt.UpdatePodSandboxResources({ pod_sandbox_id, resources: { cpu_shares: 512, memory_limit_in_bytes: 256 * 1024 * 1024 } });
+    await rt.UpdatePodSandboxResources({ pod_sandbox_id, overhead: { cpu_shares: 10 } });
+    const updated = await linuxConfig();
+    assert.equal((updated['resources'] as { cpu_shares: string }).cpu_shares, '512', 'an update leaves the field it does not set');
+    assert.equal((updated['resources'] as { memory_limit_in_bytes: string }).memory_limit_in_bytes, String(256 * 1024 * 1024));
+    assert.equal((updated['overhead'] as { cpu_shares: string }).cpu_shares, '10');
+    assert.deepEqual(updated['sysctls'], { 'net.ipv4.ip_forward': '1' }, 'the rest of the config stays');
+
+    await assert.rejects(rt.UpdatePodSandboxResources({ pod_sandbox_id, resources: { cpu_shares: 1 } }), (err) => code(err) === GrpcStatus.INVALID_ARGUMENT);
+    await assert.rejects(rt.UpdatePodSandboxResources({ pod_sandbox_id: 'f'.repeat(64), resources: { cpu_shares: 512 } }), (err) => code(err) === GrpcStatus.NOT_FOUND);
+    assert.deepEqual(await linuxConfig(), updated);
+    await rt.StopPodSandbox({ pod_sandbox_id });
+    await rt.RemovePodSandbox({ pod_sandbox_id });
+  });
+
   it('answers bad requests with the right code and changes nothing', async () => {
     const before = (await node.daemon.cri.runtime.ListPodSandbox({})).items.length;
     await assert.rejects(node.daemon.cri.runtime.RunPodSandbox({ config: { metadata: { name: 'x' } } }), (err) => code(err) === GrpcStatus.INVALID_ARGUMENT);
