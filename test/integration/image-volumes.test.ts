@@ -1,5 +1,5 @@
 /**
- * Volumes an image declares: each gets a directory of its own under the
+ * Volumes an image declares (test/support/volume-image.ts): each gets a directory of its own under the
  * container's directory, filled from the image and bound read-write (even
  * over a read-only rootfs), as containerd's CRI plugin does; a CRI mount at
  * the same path wins; the directories go with the container; with
@@ -14,30 +14,11 @@ import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { startDaemon } from '../support/daemon.js';
 import { podConfig, removeAllPods, runInPod, startNode, type TestNode } from '../support/cluster.js';
-import { busyboxLayer } from '../support/hostile-layers.js';
-import { buildImage, layerFromTar, pushImage } from '../support/oci-image.js';
-import { packTar } from '../support/tar-pack.js';
+import { pushImage } from '../support/oci-image.js';
+import { volumeImage } from '../support/volume-image.js';
 
 const IMAGE = 'volumes:1';
 const BAD_IMAGE = 'volumes:file';
-const mtime = new Date(0);
-
-/** /data (owned by 1000, mode 0750, with files and a symlink), /srv/real behind the symlink /linked, and no /cache. */
-async function volumeLayer() {
-  return layerFromTar(
-    await packTar([
-      { header: { name: 'data', type: 'directory', mode: 0o750, uid: 1000, gid: 1000, mtime } },
-      { header: { name: 'data/seed.txt', mode: 0o640, uid: 1000, gid: 1000, mtime }, content: 'from-image\n' },
-      { header: { name: 'data/sub', type: 'directory', mode: 0o755, mtime } },
-      { header: { name: 'data/sub/seed-link', type: 'symlink', linkname: '../seed.txt', mtime } },
-      { header: { name: 'srv', type: 'directory', mode: 0o755, mtime } },
-      { header: { name: 'srv/real', type: 'directory', mode: 0o755, mtime } },
-      { header: { name: 'srv/real/inside.txt', mode: 0o644, mtime }, content: 'behind-a-symlink\n' },
-      { header: { name: 'linked', type: 'symlink', linkname: '/srv/real', mtime } },
-      { header: { name: 'notadir', mode: 0o644, mtime }, content: 'a file\n' },
-    ]),
-  );
-}
 
 describe('volumes an image declares', () => {
   let node: TestNode;
@@ -51,11 +32,9 @@ describe('volumes an image declares', () => {
 
   before(async () => {
     node = await startNode({ netIndex: 11 });
-    const base = await busyboxLayer(['sh', 'cat', 'ls', 'stat', 'grep', 'touch', 'echo', 'sleep', 'readlink']);
-    const layer = await volumeLayer();
-    await pushImage(node.registry.host, 'library/volumes', '1', buildImage([base, layer], { cmd: ['sleep', '3600'], volumes: ['/data', '/cache/', '/linked'] }));
+    await pushImage(node.registry.host, 'library/volumes', '1', await volumeImage(['/data', '/cache/', '/linked']));
     // /data is filled before /notadir fails: nothing of it may stay.
-    await pushImage(node.registry.host, 'library/volumes', 'file', buildImage([base, layer], { cmd: ['sleep', '3600'], volumes: ['/data', '/notadir'] }));
+    await pushImage(node.registry.host, 'library/volumes', 'file', await volumeImage(['/data', '/notadir']));
     await node.daemon.cri.image.PullImage({ image: { image: IMAGE } });
     await node.daemon.cri.image.PullImage({ image: { image: BAD_IMAGE } });
   });

@@ -7,7 +7,8 @@
  * The kill moments come from a seeded PRNG: BERTH_CRASH_SEED=<seed> replays
  * a run's choices (the daemon's own timing still varies). The pull rounds are
  * also issue #3's check: a pull cut by kill -9 completes when asked again and
- * `berthctl content verify` finds nothing corrupt.
+ * `berthctl content verify` finds nothing corrupt. The work containers run an
+ * image that declares volumes, whose directories must go with them.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { BUSYBOX } from '../support/cluster.js';
 import { BERTHCTL } from '../support/daemon.js';
 import { run } from '../support/exec.js';
 import { findLeaks, formatLeaks, leakCount, takeLeakSnapshot, type LeakSnapshot } from '../support/leaks.js';
+import { pushImage } from '../support/oci-image.js';
 import {
   printSummary,
   processAlive,
@@ -28,9 +30,12 @@ import {
   STUBBORN_COMMAND,
   type ReliabilityNode,
 } from '../support/reliability.js';
+import { volumeImage } from '../support/volume-image.js';
 import { eventually } from '../support/wait.js';
 
 const NGINX = 'registry.k8s.io/e2e-test-images/nginx:1.14-2';
+/** The work containers' image declares volumes: their directories must survive crashes and go with them. */
+const VOLUME_IMAGE = 'crash-volumes:1';
 const ROUNDS = 10; // six kills a round
 const SEED = seedFromEnv('BERTH_CRASH_SEED');
 
@@ -54,8 +59,8 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
 
   const cri = () => r.node.daemon.cri;
 
-  function containerConfig(name: string) {
-    return { metadata: { name }, image: { image: BUSYBOX }, command: STUBBORN_COMMAND, log_path: `${name}.log` };
+  function containerConfig(name: string, image = BUSYBOX) {
+    return { metadata: { name }, image: { image }, command: STUBBORN_COMMAND, log_path: `${name}.log` };
   }
 
   async function podPid(id: string): Promise<number> {
@@ -72,8 +77,8 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
     return (await cri().runtime.RunPodSandbox({ config })).pod_sandbox_id;
   }
 
-  async function runContainer(podId: string, config: ReturnType<ReliabilityNode['pod']>, name: string): Promise<ContainerRef> {
-    const { container_id } = await cri().runtime.CreateContainer({ pod_sandbox_id: podId, sandbox_config: config, config: containerConfig(name) });
+  async function runContainer(podId: string, config: ReturnType<ReliabilityNode['pod']>, name: string, image = BUSYBOX): Promise<ContainerRef> {
+    const { container_id } = await cri().runtime.CreateContainer({ pod_sandbox_id: podId, sandbox_config: config, config: containerConfig(name, image) });
     await cri().runtime.StartContainer({ container_id });
     return { id: container_id, pid: await containerPid(container_id) };
   }
@@ -173,6 +178,8 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
   before(async () => {
     r = await startReliabilityNode({ netIndex: 45, images: ['pause', 'busybox', 'nginx'] });
     await cri().image.PullImage({ image: { image: BUSYBOX } });
+    await pushImage(r.node.registry.host, 'library/crash-volumes', '1', await volumeImage(['/data', '/cache']));
+    await cri().image.PullImage({ image: { image: VOLUME_IMAGE } });
     const config = r.pod();
     const podId = await runPod(config);
     keeper = { podId, podPid: await podPid(podId), container: await runContainer(podId, config, 'keeper') };
@@ -217,7 +224,7 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
       // CreateContainer: afterwards absent, created (it starts like any other), or exited when the
       // crash also took its conmon (nothing would record its exit).
       await crashDuring('CreateContainer', () =>
-        cri().runtime.CreateContainer({ pod_sandbox_id: podId, sandbox_config: config, config: containerConfig('work') }),
+        cri().runtime.CreateContainer({ pod_sandbox_id: podId, sandbox_config: config, config: containerConfig('work', VOLUME_IMAGE) }),
       );
       await checkTrueStates(known);
       let work: ContainerRef | undefined;
@@ -231,7 +238,7 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
           await cri().runtime.RemoveContainer({ container_id: c.id });
         }
       }
-      work ??= await runContainer(podId, config, `work-${round}`);
+      work ??= await runContainer(podId, config, `work-${round}`, VOLUME_IMAGE);
       known.set(work.id, work.pid);
 
       // StopContainer: afterwards running (same process) or exited (process gone).

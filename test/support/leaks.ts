@@ -2,7 +2,8 @@
  * What a berthd can leave behind on the host, read from the kernel and the
  * daemon's own files: mounts under its root and state directories, pinned
  * network namespaces, veth devices on the test bridge, host-local IP
- * allocations, cgroups of its pods, live conmon processes and database rows.
+ * allocations, cgroups of its pods, live conmon processes, database rows and
+ * containers' directories (their image volumes).
  * Tests take a snapshot when the node is quiet, do their work, remove what
  * they created and check that the next snapshot holds nothing new.
  */
@@ -39,10 +40,11 @@ export interface LeakSnapshot {
   cgroups: string[];
   conmons: string[];
   dbRows: string[];
+  containerDirs: string[];
 }
 
 export type LeakKind = keyof LeakSnapshot;
-export const LEAK_KINDS: readonly LeakKind[] = ['mounts', 'netns', 'veths', 'ips', 'cgroups', 'conmons', 'dbRows'];
+export const LEAK_KINDS: readonly LeakKind[] = ['mounts', 'netns', 'veths', 'ips', 'cgroups', 'conmons', 'dbRows', 'containerDirs'];
 
 /** The network namespaces pinned now, for `LeakScope.netnsBaseline`. */
 export function netnsNames(): Set<string> {
@@ -166,6 +168,18 @@ export function databaseRows(root: string): string[] {
   }
 }
 
+/** `<id> (<n> volumes)` of each per-container directory under the root. */
+function containerDirs(root: string): string[] {
+  const dir = join(root, 'containers');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((id) => {
+      const volumes = join(dir, id, 'volumes');
+      return `${id} (${existsSync(volumes) ? readdirSync(volumes).length : 0} volumes)`;
+    })
+    .sort();
+}
+
 export async function takeLeakSnapshot(scope: LeakScope): Promise<LeakSnapshot> {
   return {
     mounts: mountsUnder([scope.root, scope.state]),
@@ -175,6 +189,7 @@ export async function takeLeakSnapshot(scope: LeakScope): Promise<LeakSnapshot> 
     cgroups: podCgroups(scope.cgroupParent),
     conmons: conmonProcesses(scope.state),
     dbRows: databaseRows(scope.root),
+    containerDirs: containerDirs(scope.root),
   };
 }
 
@@ -208,7 +223,7 @@ export function formatLeaks(snapshot: LeakSnapshot): string {
     .join('\n');
 }
 
-export const EMPTY_SNAPSHOT: LeakSnapshot = { mounts: [], netns: [], veths: [], ips: [], cgroups: [], conmons: [], dbRows: [] };
+export const EMPTY_SNAPSHOT: LeakSnapshot = { mounts: [], netns: [], veths: [], ips: [], cgroups: [], conmons: [], dbRows: [], containerDirs: [] };
 
 /**
  * The leaks since `baseline`: what stays through `settleMs` of repeated looks.
