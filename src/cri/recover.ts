@@ -61,7 +61,6 @@ async function reconcileCreated(ctx: CriContext, id: string, handler: string): P
   return true;
 }
 
-
 /**
  * Makes the per-container directory root (`dir`) private, and removes the
  * directories in it that no container record owns: a CreateContainer whose

@@ -105,6 +105,7 @@ describe('volumes an image declares', () => {
 
     const dirs = node.daemon.dirs;
     await node.daemon.stop();
+    node.daemon.cri.close();
     await writeFile(dirs.configPath, `ignore_image_defined_volume = true\n${readFileSync(dirs.configPath, 'utf8')}`);
     node.daemon = await startDaemon({ dirs });
 

@@ -3,17 +3,17 @@
  * owner, times and extended attributes; symlinks are copied, never followed;
  * hard links inside the tree stay links to one copy.
  */
-
-/** Attributes a copy may leave behind: the SELinux label belongs to where the copy lands (containerd leaves it too). */
-export interface CopyOptions {
-  skipXattrs?: ReadonlySet<string>;
-}
 import type { Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lgetxattr, llistxattr, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/native.js';
 import { isErrno } from './errno.js';
+
+/** Attributes a copy may leave behind: the SELinux label belongs to where the copy lands (containerd leaves it too). */
+export interface CopyOptions {
+  skipXattrs?: ReadonlySet<string>;
+}
 
 /** Copies a regular file to a new path (which must not exist), keeping mode, owner, times and xattrs. */
 export async function copyFileWithMetadata(source: string, destination: string, st: Stats, options: CopyOptions = {}): Promise<void> {
