@@ -13,6 +13,7 @@ import type { CreateContainerRequest__Output } from '../gen/cri/runtime/v1/Creat
 import type { CreateContainerResponse } from '../gen/cri/runtime/v1/CreateContainerResponse.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
+import { isImageMount, mountImages, releaseImageMounts } from './image-mounts.js';
 import { imageVolumeBinds, populateImageVolumes } from './image-volumes.js';
 import { lookupById, newId, nowNanos } from './ids.js';
 import { liveSandboxState } from './sandbox-state.js';
@@ -78,7 +79,7 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
   const sc = config.linux?.security_context ?? null;
   const privileged = sc?.privileged ?? false;
   const localhostSeccompProfile = await localhostSeccompProfileFor(sc);
-  await checkHostPropagation(config.mounts);
+  await checkHostPropagation(config.mounts.filter((m) => !isImageMount(m)));
   if (config.mounts.some((m) => m.recursive_read_only) && !(await rt.tasks.handlerFeatures(sandbox.runtimeHandler)).recursiveReadOnlyMounts) {
     throw new InvalidArgumentError(`recursive read-only mounts are not supported by runtime handler "${sandbox.runtimeHandler}" on this host (needs rro in its features and Linux 5.12)`);
   }
@@ -116,6 +117,10 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       const imageTop = chain[chain.length - 1];
       const mounts = await rt.snapshots.prepare(id, imageTop, { 'berth.io/container': id });
       undo.push(() => rt.snapshots.remove(id));
+      // Undone in reverse: image mounts are unmounted before the container's directory goes.
+      undo.push(() => rm(rt.containerDir(id), { recursive: true, force: true }));
+      undo.push(() => releaseImageMounts(rt, id));
+      const criMounts = await mountImages(ctx, id, config.mounts);
       const sc = config.linux?.security_context ?? null;
       // The new snapshot's upper directory is empty: these are the image's files.
       const { passwd, group } = await rt.userFiles.get(imageTop, rt.snapshots.layerDirs(id));
@@ -134,7 +139,6 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       const imageVolumes = ctx.config.ignore_image_defined_volume
         ? []
         : imageVolumeBinds(imageConfig.config.Volumes, config.mounts, join(rt.containerDir(id), 'volumes'));
-      if (imageVolumes.length > 0) undo.push(() => rm(rt.containerDir(id), { recursive: true, force: true }));
       const podSc = podConfig.linux?.security_context;
       const hostIpc = podSc?.namespace_options?.ipc === 'NODE';
       let targetPid: number | undefined;
@@ -145,7 +149,7 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       }
       const spec = buildContainerSpec({
         id,
-        config,
+        config: { ...config, mounts: criMounts },
         sandboxConfig: podConfig,
         imageConfig,
         imageName: config.image!.image,

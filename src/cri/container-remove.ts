@@ -5,8 +5,9 @@ import { stopContainerNow } from './container-stop.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
+import { releaseImageMounts } from './image-mounts.js';
 
-/** Kills the container if it runs, then removes it, its writable layer, its volumes and its record. */
+/** Kills the container if it runs, then removes it, its writable layer, its volumes and image mounts, and its record. */
 export async function removeContainerNow(ctx: CriContext, id: string): Promise<void> {
   const rt = ctx.runtime;
   await stopContainerNow(ctx, id, 0);
@@ -17,6 +18,7 @@ export async function removeContainerNow(ctx: CriContext, id: string): Promise<v
     await rt.tasks.delete(id, sandbox?.runtimeHandler ?? ctx.config.default_runtime);
     if (rt.snapshots.stat(id)) await rt.snapshots.remove(id);
     // Files before the record: a kill in between leaves a record whose removal is retried.
+    await releaseImageMounts(rt, id);
     await rm(rt.containerDir(id), { recursive: true, force: true });
     rt.containers.delete(id);
     ctx.stats.forget(id);

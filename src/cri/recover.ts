@@ -1,6 +1,7 @@
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CriContext } from './context.js';
+import { imageMountOwners, releaseImageMounts } from './image-mounts.js';
 import { nowNanos } from './ids.js';
 
 export interface RecoveryReport {
@@ -62,15 +63,20 @@ async function reconcileCreated(ctx: CriContext, id: string, handler: string): P
 }
 
 /**
- * Makes the per-container directory root (`dir`) private, and removes the
- * directories in it that no container record owns: a CreateContainer whose
- * cleanup failed to remove one (it logs and goes on to drop the record).
- * Returns how many were removed.
+ * Makes the per-container directory root (`dir`) private, and removes what no
+ * container record owns: directories (a CreateContainer whose cleanup failed
+ * to remove one logs and goes on to drop the record) and image mounts with
+ * their view snapshots. Returns how many containers' leftovers were removed.
  */
 export async function tidyContainerDirs(ctx: CriContext, dir: string): Promise<number> {
+  const rt = ctx.runtime;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  const orphans = (await readdir(dir)).filter((id) => !ctx.runtime.containers.get(id));
-  await Promise.all(orphans.map((id) => rm(join(dir, id), { recursive: true, force: true })));
+  const owners = new Set([...(await readdir(dir)), ...imageMountOwners(rt)]);
+  const orphans = [...owners].filter((id) => !rt.containers.get(id));
+  for (const id of orphans) {
+    await releaseImageMounts(rt, id);
+    await rm(join(dir, id), { recursive: true, force: true });
+  }
   return orphans.length;
 }

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import Database from 'better-sqlite3';
 import { startDaemon } from '../support/daemon.js';
 import { podConfig, removeAllPods, runInPod, startNode, type TestNode } from '../support/cluster.js';
 import { pushImage } from '../support/oci-image.js';
@@ -94,6 +95,46 @@ describe('volumes an image declares', () => {
     } finally {
       await removeAllPods(node.daemon);
       await rm(hostDir, { recursive: true, force: true });
+    }
+  });
+
+  it('mounts an image read-only, whole or at a sub path (kubelet ImageVolume), and lets go of it with the container', async () => {
+    const imageId = (await node.daemon.cri.image.ImageStatus({ image: { image: BAD_IMAGE } })).image!.id;
+    const imageMount = (container_path: string, image_sub_path = '') => ({ container_path, image: { image: imageId }, image_sub_path });
+    const mountsUnderRoot = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(`${node.daemon.dirs.root}/containers/`));
+    const pod = podConfig(node);
+    const podId = (await cri().RunPodSandbox({ config: pod })).pod_sandbox_id;
+    const id = await runInPod(node.daemon, podId, pod, 'image-mounts', {
+      image: { image: IMAGE },
+      mounts: [imageMount('/mnt/whole'), imageMount('/mnt/dir', 'linked'), imageMount('/mnt/seed.txt', 'data/seed.txt')],
+    });
+    const res = await sh(id, 'cat /mnt/whole/srv/real/inside.txt /mnt/dir/inside.txt /mnt/seed.txt; ! touch /mnt/whole/x 2>/dev/null');
+    assert.equal(res.code, 0, res.err);
+    assert.equal(res.out, 'behind-a-symlink\nbehind-a-symlink\nfrom-image\n');
+    assert.match((await sh(id, 'grep " /mnt/whole " /proc/mounts')).out, / ro[, ]/);
+    const reported = (await cri().ContainerStatus({ container_id: id })).status!.mounts.map((m) => [m.container_path, m.image?.image, m.image_sub_path]);
+    assert.deepEqual(reported, [['/mnt/whole', imageId, ''], ['/mnt/dir', imageId, 'linked'], ['/mnt/seed.txt', imageId, 'data/seed.txt']]);
+    assert.equal(mountsUnderRoot().length, 3, 'one host mount per image mount');
+
+    const refused = async (mount: object, code: number, message: RegExp) =>
+      assert.rejects(runInPod(node.daemon, podId, pod, 'refused', { image: { image: IMAGE }, mounts: [imageMount('/mnt/ok'), mount] }), (err: Error & { code?: number }) => err.code === code && message.test(err.message));
+    await refused(imageMount('/mnt/missing', 'no/such/dir'), GrpcStatus.INVALID_ARGUMENT, /does not exist in the image/);
+    await refused(imageMount('/mnt/escape', '../../../../etc/hostname'), GrpcStatus.INVALID_ARGUMENT, /neither a directory nor a file|does not exist/);
+    await refused({ container_path: '/mnt/absent', image: { image: 'never-pulled:1' } }, GrpcStatus.NOT_FOUND, /never-pulled/);
+    await refused({ container_path: '/mnt/both', host_path: '/tmp', image: { image: imageId } }, GrpcStatus.INVALID_ARGUMENT, /mutually exclusive/);
+    assert.equal(mountsUnderRoot().length, 3, 'a refused container leaves no image mounted');
+
+    await cri().StopContainer({ container_id: id, timeout: '0' });
+    await cri().RemoveContainer({ container_id: id });
+    assert.deepEqual(mountsUnderRoot(), [], 'the image mounts go with the container');
+    await removeAllPods(node.daemon);
+    assert.deepEqual(readdirSync(join(node.daemon.dirs.root, 'containers')), []);
+    const db = new Database(join(node.daemon.dirs.root, 'metadata.db'), { readonly: true, fileMustExist: true });
+    try {
+      assert.deepEqual(db.prepare("SELECT key FROM snapshots WHERE kind = 'view'").all(), [], 'no view snapshot is left');
+    } finally {
+      db.close();
     }
   });
 

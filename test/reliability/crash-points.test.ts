@@ -8,7 +8,8 @@
  * a run's choices (the daemon's own timing still varies). The pull rounds are
  * also issue #3's check: a pull cut by kill -9 completes when asked again and
  * `berthctl content verify` finds nothing corrupt. The work containers run an
- * image that declares volumes, whose directories must go with them.
+ * image that declares volumes and mount it as an image volume: its directories,
+ * mounts and view snapshots must go with them.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -59,8 +60,10 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
 
   const cri = () => r.node.daemon.cri;
 
+  /** Containers of the volume image also mount it as an image volume (kubelet's ImageVolume). */
   function containerConfig(name: string, image = BUSYBOX) {
-    return { metadata: { name }, image: { image }, command: STUBBORN_COMMAND, log_path: `${name}.log` };
+    const mounts = image === VOLUME_IMAGE ? [{ container_path: '/mnt/image', image: { image: VOLUME_IMAGE } }] : [];
+    return { metadata: { name }, image: { image }, command: STUBBORN_COMMAND, log_path: `${name}.log`, mounts };
   }
 
   async function podPid(id: string): Promise<number> {

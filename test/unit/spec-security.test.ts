@@ -235,6 +235,13 @@ describe('validation', () => {
     assert.throws(() => validateMount(mount({ host_path: 'rel' })), isInvalid(/"rel" must be an absolute/));
     assert.throws(() => validateMount(mount({ recursive_read_only: true })), isInvalid(/needs readonly/));
   });
+  it('image mounts: an image instead of a host path, never both; a sub path only with an image', () => {
+    const image = { image: 'sha256:' + 'a'.repeat(64), annotations: {}, user_specified_image: '', runtime_handler: '', image_ref: '' };
+    assert.doesNotThrow(() => validateMount(mount({ host_path: '', image, image_sub_path: 'etc' })));
+    assert.throws(() => validateMount(mount({ image })), isInvalid(/mutually exclusive/));
+    assert.throws(() => validateMount(mount({ image_sub_path: 'etc' })), isInvalid(/image_sub_path without an image/));
+    assert.throws(() => validateMount(mount({ host_path: '', image: { ...image, image: 'a\0b' } })), isInvalid(/NUL/));
+  });
   it('devices', () => {
     assert.doesNotThrow(() => validateDevice({ host_path: '/dev/null', container_path: '/dev/x', permissions: 'rw' }));
     assert.throws(() => validateDevice({ host_path: '', container_path: '/dev/x', permissions: 'rwm' }), isInvalid(/empty host_path/));

@@ -22,9 +22,14 @@ export function validateMount(mount: Mount__Output): void {
   if (!posix.isAbsolute(mount.container_path)) {
     throw new InvalidArgumentError(`mount container_path "${mount.container_path}" must be an absolute path`);
   }
-  if (mount.host_path === '') {
-    const why = mount.image ? 'image volume mounts are not supported' : 'it has an empty host_path';
-    throw new InvalidArgumentError(`mount at "${mount.container_path}" is invalid: ${why}`);
+  const image = mount.image?.image ?? '';
+  refuseNul(image, 'mount image');
+  if (image !== '' && mount.host_path !== '') {
+    throw new InvalidArgumentError(`mount at "${mount.container_path}" sets both host_path and image; they are mutually exclusive`);
+  }
+  if (image === '' && mount.host_path === '') throw new InvalidArgumentError(`mount at "${mount.container_path}" is invalid: it has an empty host_path`);
+  if (image === '' && mount.image_sub_path !== '') {
+    throw new InvalidArgumentError(`mount at "${mount.container_path}" sets image_sub_path without an image`);
   }
   if (mount.host_path !== '' && !posix.isAbsolute(mount.host_path)) {
     throw new InvalidArgumentError(`mount host_path "${mount.host_path}" must be an absolute path`);
