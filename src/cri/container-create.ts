@@ -117,9 +117,11 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       const imageTop = chain[chain.length - 1];
       const mounts = await rt.snapshots.prepare(id, imageTop, { 'berth.io/container': id });
       undo.push(() => rt.snapshots.remove(id));
-      // Undone in reverse: image mounts are unmounted before the container's directory goes.
-      undo.push(() => rm(rt.containerDir(id), { recursive: true, force: true }));
-      undo.push(() => releaseImageMounts(rt, id));
+      // The directory holds the image mounts: it goes only once they are all unmounted.
+      undo.push(async () => {
+        await releaseImageMounts(rt, id, config.mounts);
+        await rm(rt.containerDir(id), { recursive: true, force: true });
+      });
       const criMounts = await mountImages(ctx, id, config.mounts);
       const sc = config.linux?.security_context ?? null;
       // The new snapshot's upper directory is empty: these are the image's files.

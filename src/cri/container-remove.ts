@@ -3,9 +3,10 @@ import type { RemoveContainerRequest__Output } from '../gen/cri/runtime/v1/Remov
 import type { RemoveContainerResponse } from '../gen/cri/runtime/v1/RemoveContainerResponse.js';
 import { stopContainerNow } from './container-stop.js';
 import type { CriContext } from './context.js';
+import { containerConfig } from './container-view.js';
 import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
-import { releaseImageMounts } from './image-mounts.js';
+import { isImageMount, releaseImageMounts } from './image-mounts.js';
 
 /** Kills the container if it runs, then removes it, its writable layer, its volumes and image mounts, and its record. */
 export async function removeContainerNow(ctx: CriContext, id: string): Promise<void> {
@@ -18,12 +19,19 @@ export async function removeContainerNow(ctx: CriContext, id: string): Promise<v
     await rt.tasks.delete(id, sandbox?.runtimeHandler ?? ctx.config.default_runtime);
     if (rt.snapshots.stat(id)) await rt.snapshots.remove(id);
     // Files before the record: a kill in between leaves a record whose removal is retried.
-    await releaseImageMounts(rt, id);
+    const mounts = containerConfig(container).mounts ?? [];
+    await releaseImageMounts(rt, id, mounts);
     await rm(rt.containerDir(id), { recursive: true, force: true });
     rt.containers.delete(id);
     ctx.stats.forget(id);
     publishContainerEvent(ctx, ctx.events, id, 'CONTAINER_DELETED_EVENT', container.sandboxId);
+    // Layers of an image removed while this container used it were kept for it; now they may go.
+    if (!ctx.images.find(container.imageId) || mounts.some(isImageMount)) collectInBackground(ctx);
   });
+}
+
+function collectInBackground(ctx: CriContext): void {
+  ctx.images.collect().catch((err: unknown) => ctx.logger.warn('garbage collection after RemoveContainer', { error: (err as Error).message }));
 }
 
 /** Unknown ids succeed: kubelet retries removals. The log file stays (kubelet owns it). */

@@ -6,7 +6,7 @@
  * inside the image when given). The view keeps the image's layers from
  * garbage collection while the container exists; both go with the container.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveDirInRoot, UnsafeEntryError } from '../core/diff/safe-path.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
@@ -21,8 +21,15 @@ import type { RuntimeServices } from './runtime-services.js';
 /** Label on an image mount's view snapshot: the id of the container it serves. */
 const IMAGE_MOUNT_OF = 'berth.io/image-mount-of';
 
+/** Symlinks to files followed in an image_sub_path, as the kernel's limit for a path. */
+const MAX_FILE_SYMLINK_HOPS = 40;
+
 export function isImageMount(mount: Mount__Output): boolean {
   return Boolean(mount.image?.image);
+}
+
+function imageMountKey(containerId: string, index: number): string {
+  return `${containerId}-image-mount-${index}`;
 }
 
 function imageMountsDir(rt: RuntimeServices, containerId: string): string {
@@ -47,7 +54,7 @@ export async function mountImages(ctx: CriContext, containerId: string, mounts: 
     if (!image) throw new NotFoundError(`image "${reference}" of the mount at ${mount.container_path} not found; pull it first`);
     const chain = chainIds((await ctx.images.config(image.id)).rootfs.diff_ids);
     const target = join(imageMountsDir(rt, containerId), String(index));
-    const view = await rt.snapshots.view(`${containerId}-image-mount-${index}`, chain[chain.length - 1], { [IMAGE_MOUNT_OF]: containerId });
+    const view = await rt.snapshots.view(imageMountKey(containerId, index), chain[chain.length - 1], { [IMAGE_MOUNT_OF]: containerId });
     await mkdir(target, { recursive: true, mode: 0o700 });
     await mountAll(view, target);
     const source = await subPathIn(target, mount.image_sub_path, mount.container_path);
@@ -65,24 +72,38 @@ async function subPathIn(root: string, subPath: string, containerPath: string): 
   if (subPath === '') return root;
   const refuse = (why: string) => new InvalidArgumentError(`image_sub_path "${subPath.slice(0, 200)}" of the mount at ${containerPath} ${why}`);
   if (subPath.includes('\0')) throw refuse('contains a NUL byte');
-  const components = subPath.split('/');
-  let asDirectory: string[] | undefined;
-  try {
-    asDirectory = await resolveDirInRoot(root, components, subPath, false);
-  } catch (err) {
-    if (!(err instanceof UnsafeEntryError)) throw err;
-    // Not a directory all the way: a regular file as the last component is the other choice.
-    const parent = await resolveDirInRoot(root, components.slice(0, -1), subPath, false).catch(() => undefined);
-    const file = parent && join(root, ...parent, components[components.length - 1]!);
-    if (file && (await lstatOrUndefined(file))?.isFile()) return file;
-    throw refuse('is neither a directory nor a file in the image');
+  let components = subPath.split('/');
+  for (let hops = 0; hops <= MAX_FILE_SYMLINK_HOPS; hops++) {
+    let asDirectory: string[] | undefined;
+    try {
+      asDirectory = await resolveDirInRoot(root, components, subPath, false);
+    } catch (err) {
+      if (!(err instanceof UnsafeEntryError)) throw err;
+      // Not a directory all the way: the last component may be a file, or a symlink to go on from.
+      const last = components[components.length - 1]!;
+      const parent = ['', '.', '..'].includes(last) ? undefined : await resolveDirInRoot(root, components.slice(0, -1), subPath, false).catch(() => undefined);
+      const entry = parent && join(root, ...parent, last);
+      const st = entry ? await lstatOrUndefined(entry) : undefined;
+      if (st?.isFile()) return entry!;
+      if (!st?.isSymbolicLink()) throw refuse('is neither a directory nor a file in the image');
+      const target = await readlink(entry!);
+      components = target.startsWith('/') ? target.split('/') : [...parent!, ...target.split('/')];
+      continue;
+    }
+    if (asDirectory === undefined) throw refuse('does not exist in the image');
+    return join(root, ...asDirectory);
   }
-  if (asDirectory === undefined) throw refuse('does not exist in the image');
-  return join(root, ...asDirectory);
+  throw refuse('goes through too many symbolic links');
 }
 
-/** Unmounts a container's image mounts and removes their view snapshots; what is already gone is fine. */
-export async function releaseImageMounts(rt: RuntimeServices, containerId: string): Promise<void> {
+/**
+ * Unmounts a container's image mounts and removes their view snapshots; what
+ * is already gone is fine. Every mount is tried; the first failure is thrown
+ * after, and then the container's directory must stay (it holds the mounts).
+ * `mounts` are the container's CRI mounts, whose indexes name the views; a
+ * container without a record is looked up by the views' label instead.
+ */
+export async function releaseImageMounts(rt: RuntimeServices, containerId: string, mounts?: readonly Mount__Output[]): Promise<void> {
   const dir = imageMountsDir(rt, containerId);
   let names: string[] = [];
   try {
@@ -90,9 +111,20 @@ export async function releaseImageMounts(rt: RuntimeServices, containerId: strin
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
-  for (const name of names) unmountAll(join(dir, name));
-  for (const snapshot of rt.snapshots.list()) {
-    if (snapshot.labels[IMAGE_MOUNT_OF] === containerId) await rt.snapshots.remove(snapshot.key);
+  const failures: unknown[] = [];
+  for (const name of names) {
+    try {
+      unmountAll(join(dir, name));
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+  const keys = mounts
+    ? mounts.flatMap((mount, index) => (isImageMount(mount) ? [imageMountKey(containerId, index)] : []))
+    : rt.snapshots.list().filter((s) => s.labels[IMAGE_MOUNT_OF] === containerId).map((s) => s.key);
+  for (const key of keys) {
+    if (rt.snapshots.stat(key)) await rt.snapshots.remove(key);
   }
 }
 

@@ -74,9 +74,15 @@ export async function tidyContainerDirs(ctx: CriContext, dir: string): Promise<n
   await chmod(dir, 0o700);
   const owners = new Set([...(await readdir(dir)), ...imageMountOwners(rt)]);
   const orphans = [...owners].filter((id) => !rt.containers.get(id));
+  let removed = 0;
   for (const id of orphans) {
-    await releaseImageMounts(rt, id);
-    await rm(join(dir, id), { recursive: true, force: true });
+    try {
+      await releaseImageMounts(rt, id);
+      await rm(join(dir, id), { recursive: true, force: true });
+      removed++;
+    } catch (err) {
+      ctx.logger.warn('cannot remove what a removed container left', { id, error: (err as Error).message });
+    }
   }
-  return orphans.length;
+  return removed;
 }

@@ -177,6 +177,7 @@ export async function startDaemon(config: BerthConfig, logger: Logger): Promise<
           await metricsServer?.stop();
           await streaming?.stop();
           await rm(config.address, { force: true });
+          await core.images.collectionsSettled(10_000);
           core.close();
           lock.release();
           logger.info('berthd stopped');

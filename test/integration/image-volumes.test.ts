@@ -13,9 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
+import { chainIds } from '../../src/core/images/chain-id.js';
 import { startDaemon } from '../support/daemon.js';
 import { podConfig, removeAllPods, runInPod, startNode, type TestNode } from '../support/cluster.js';
-import { pushImage } from '../support/oci-image.js';
+import { busyboxLayer } from '../support/hostile-layers.js';
+import { buildImage, buildLayer, pushImage } from '../support/oci-image.js';
+import { eventually } from '../support/wait.js';
 import { volumeImage } from '../support/volume-image.js';
 
 const IMAGE = 'volumes:1';
@@ -107,23 +110,33 @@ describe('volumes an image declares', () => {
     const podId = (await cri().RunPodSandbox({ config: pod })).pod_sandbox_id;
     const id = await runInPod(node.daemon, podId, pod, 'image-mounts', {
       image: { image: IMAGE },
-      mounts: [imageMount('/mnt/whole'), imageMount('/mnt/dir', 'linked'), imageMount('/mnt/seed.txt', 'data/seed.txt')],
+      mounts: [imageMount('/mnt/whole'), imageMount('/mnt/dir', 'linked'), imageMount('/mnt/seed.txt', 'data/seed.txt'), imageMount('/mnt/abs.txt', 'data/seed-link-abs')],
     });
-    const res = await sh(id, 'cat /mnt/whole/srv/real/inside.txt /mnt/dir/inside.txt /mnt/seed.txt; ! touch /mnt/whole/x 2>/dev/null');
+    const res = await sh(id, 'cat /mnt/whole/srv/real/inside.txt /mnt/dir/inside.txt /mnt/seed.txt /mnt/abs.txt');
     assert.equal(res.code, 0, res.err);
-    assert.equal(res.out, 'behind-a-symlink\nbehind-a-symlink\nfrom-image\n');
+    assert.equal(res.out, 'behind-a-symlink\nbehind-a-symlink\nfrom-image\nfrom-image\n');
+    const writes = await sh(id, 'touch /mnt/whole/x || touch /mnt/dir/x || echo x >> /mnt/seed.txt || echo x >> /mnt/abs.txt || echo all-refused');
+    assert.match(writes.out, /^all-refused\n$/, 'every image mount, whole or sub path, is read-only');
     assert.match((await sh(id, 'grep " /mnt/whole " /proc/mounts')).out, / ro[, ]/);
     const reported = (await cri().ContainerStatus({ container_id: id })).status!.mounts.map((m) => [m.container_path, m.image?.image, m.image_sub_path]);
-    assert.deepEqual(reported, [['/mnt/whole', imageId, ''], ['/mnt/dir', imageId, 'linked'], ['/mnt/seed.txt', imageId, 'data/seed.txt']]);
-    assert.equal(mountsUnderRoot().length, 3, 'one host mount per image mount');
+    assert.deepEqual(reported, [
+      ['/mnt/whole', imageId, ''],
+      ['/mnt/dir', imageId, 'linked'],
+      ['/mnt/seed.txt', imageId, 'data/seed.txt'],
+      ['/mnt/abs.txt', imageId, 'data/seed-link-abs'],
+    ]);
+    assert.equal(mountsUnderRoot().length, 4, 'one host mount per image mount');
 
     const refused = async (mount: object, code: number, message: RegExp) =>
       assert.rejects(runInPod(node.daemon, podId, pod, 'refused', { image: { image: IMAGE }, mounts: [imageMount('/mnt/ok'), mount] }), (err: Error & { code?: number }) => err.code === code && message.test(err.message));
     await refused(imageMount('/mnt/missing', 'no/such/dir'), GrpcStatus.INVALID_ARGUMENT, /does not exist in the image/);
-    await refused(imageMount('/mnt/escape', '../../../../etc/hostname'), GrpcStatus.INVALID_ARGUMENT, /neither a directory nor a file|does not exist/);
+    // Each would reach the host's /etc/hostname if symlinks were followed on the host.
+    for (const escape of ['../../../../etc/hostname', 'data/sub/up/hostname', 'data/host-file']) {
+      await refused(imageMount('/mnt/escape', escape), GrpcStatus.INVALID_ARGUMENT, /neither a directory nor a file|does not exist/);
+    }
     await refused({ container_path: '/mnt/absent', image: { image: 'never-pulled:1' } }, GrpcStatus.NOT_FOUND, /never-pulled/);
     await refused({ container_path: '/mnt/both', host_path: '/tmp', image: { image: imageId } }, GrpcStatus.INVALID_ARGUMENT, /mutually exclusive/);
-    assert.equal(mountsUnderRoot().length, 3, 'a refused container leaves no image mounted');
+    assert.equal(mountsUnderRoot().length, 4, 'a refused container leaves no image mounted');
 
     await cri().StopContainer({ container_id: id, timeout: '0' });
     await cri().RemoveContainer({ container_id: id });
@@ -136,6 +149,40 @@ describe('volumes an image declares', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('keeps an image mount across a restart, and the layers of an image removed while mounted until the container goes', async () => {
+    const unique = await buildImage([await busyboxLayer(['sh', 'cat', 'sleep']), await buildLayer([{ type: 'file', name: 'only-here.txt', content: 'mounted\n' }])], { cmd: ['sleep', '3600'] });
+    await pushImage(node.registry.host, 'library/mounted', '1', unique);
+    await node.daemon.cri.image.PullImage({ image: { image: 'mounted:1' } });
+    const topSnapshot = chainIds(unique.layers.map((l) => l.diffId)).at(-1)!;
+    const uniqueBlob = join(node.daemon.dirs.root, 'content', 'blobs', 'sha256', unique.layers[1]!.digest.slice('sha256:'.length));
+    const committed = (key: string) => {
+      const db = new Database(join(node.daemon.dirs.root, 'metadata.db'), { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare("SELECT count(*) AS n FROM snapshots WHERE key = ? AND kind = 'committed'").get(key) as { n: number };
+      } finally {
+        db.close();
+      }
+    };
+    const pod = podConfig(node);
+    const podId = (await cri().RunPodSandbox({ config: pod })).pod_sandbox_id;
+    const id = await runInPod(node.daemon, podId, pod, 'mounting', { image: { image: IMAGE }, mounts: [{ container_path: '/mnt/m', image: { image: 'mounted:1' } }] });
+
+    await node.daemon.cri.image.RemoveImage({ image: { image: 'mounted:1' } });
+    assert.equal(committed(topSnapshot).n, 1, 'the mounted image keeps its layers');
+    const dirs = node.daemon.dirs;
+    await node.daemon.stop();
+    node.daemon.cri.close();
+    node.daemon = await startDaemon({ dirs });
+    assert.equal((await sh(id, 'cat /mnt/m/only-here.txt')).out, 'mounted\n', 'the mount outlives a restart');
+    assert.equal(committed(topSnapshot).n, 1, 'the start-up sweep leaves a live container\'s view');
+
+    await cri().StopContainer({ container_id: id, timeout: '0' });
+    await cri().RemoveContainer({ container_id: id });
+    await eventually(() => assert.equal(committed(topSnapshot).n, 0), 'the removed image\'s layers are collected once its last mount goes');
+    assert.ok(!existsSync(uniqueBlob), 'and its layer blob');
+    await removeAllPods(node.daemon);
   });
 
   it('keeps volumes across a restart; with ignore_image_defined_volume new containers get none', async () => {

@@ -1,6 +1,6 @@
 /**
  * A small image that declares volumes: static busybox, plus /data (owned by
- * 1000, mode 0750, with files and a symlink), /srv/real behind the symlink
+ * 1000, mode 0750, with files and symlinks), /srv/real behind the symlink
  * /linked, and a file at /notadir.
  */
 import { busyboxLayer } from './hostile-layers.js';
@@ -17,6 +17,10 @@ async function volumeLayer() {
       { header: { name: 'data/seed.txt', mode: 0o640, uid: 1000, gid: 1000, mtime }, content: 'from-image\n' },
       { header: { name: 'data/sub', type: 'directory', mode: 0o755, mtime } },
       { header: { name: 'data/sub/seed-link', type: 'symlink', linkname: '../seed.txt', mtime } },
+      // For image_sub_path: a file behind an absolute symlink, and two links a host walk would follow out.
+      { header: { name: 'data/seed-link-abs', type: 'symlink', linkname: '/data/seed.txt', mtime } },
+      { header: { name: 'data/sub/up', type: 'symlink', linkname: '../../../../../../etc', mtime } },
+      { header: { name: 'data/host-file', type: 'symlink', linkname: '/etc/hostname', mtime } },
       { header: { name: 'srv', type: 'directory', mode: 0o755, mtime } },
       { header: { name: 'srv/real', type: 'directory', mode: 0o755, mtime } },
       { header: { name: 'srv/real/inside.txt', mode: 0o644, mtime }, content: 'behind-a-symlink\n' },

@@ -50,6 +50,7 @@ export class ImageService {
   private readonly puller: ImagePuller;
   private readonly gcLock = new ReadWriteLock();
   private queuedCollection: Promise<CollectResult> | undefined;
+  private readonly pendingCollections = new Set<Promise<CollectResult>>();
   /** For pulls without CRI credentials: configured credentials per host, shared token cache. */
   private readonly defaultClient: RegistryClient;
   private readonly configCache = new Map<string, ImageConfig>();
@@ -145,11 +146,30 @@ export class ImageService {
    * garbage too), so a burst of failed pulls queues one collection, not one each.
    */
   collect(): Promise<CollectResult> {
-    this.queuedCollection ??= this.gcLock.write(() => {
-      this.queuedCollection = undefined;
-      return collectGarbage(this.deps);
-    });
+    if (!this.queuedCollection) {
+      const collection = this.gcLock.write(() => {
+        this.queuedCollection = undefined;
+        return collectGarbage(this.deps);
+      });
+      this.queuedCollection = collection;
+      this.pendingCollections.add(collection);
+      const forget = () => this.pendingCollections.delete(collection);
+      collection.then(forget, forget);
+    }
     return this.queuedCollection;
+  }
+
+  /** Waits, at most `timeoutMs`, for collections started in the background (before the database closes). */
+  async collectionsSettled(timeoutMs: number): Promise<void> {
+    if (this.pendingCollections.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.pendingCollections]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   close(): void {

@@ -9,10 +9,20 @@ export async function mountAll(mounts: readonly Mount[], target: string): Promis
     if (m.type === 'bind') {
       const flags = MS_BIND | (m.options.includes('rbind') ? MS_REC : 0);
       mount(m.source, target, null, flags, null);
-      if (m.options.includes('ro')) mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY, null);
+      if (m.options.includes('ro')) remountReadOnlyOrUnmount(target);
     } else {
       mount(m.source, target, m.type, 0, m.options.join(','));
     }
+  }
+}
+
+/** A bind that should be read-only must not stay writable when the remount fails. */
+function remountReadOnlyOrUnmount(target: string): void {
+  try {
+    mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY, null);
+  } catch (err) {
+    unmountAll(target);
+    throw err;
   }
 }
 
