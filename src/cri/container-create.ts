@@ -13,7 +13,7 @@ import type { CreateContainerRequest__Output } from '../gen/cri/runtime/v1/Creat
 import type { CreateContainerResponse } from '../gen/cri/runtime/v1/CreateContainerResponse.js';
 import type { CriContext } from './context.js';
 import { publishContainerEvent } from './event-publisher.js';
-import { isImageMount, mountImages, releaseImageMounts } from './image-mounts.js';
+import { imageMountViewKeys, isImageMount, mountImages, releaseImageMounts } from './image-mounts.js';
 import { imageVolumeBinds, populateImageVolumes } from './image-volumes.js';
 import { lookupById, newId, nowNanos } from './ids.js';
 import { liveSandboxState } from './sandbox-state.js';
@@ -119,7 +119,7 @@ export async function createContainer(ctx: CriContext, req: CreateContainerReque
       undo.push(() => rt.snapshots.remove(id));
       // The directory holds the image mounts: it goes only once they are all unmounted.
       undo.push(async () => {
-        await releaseImageMounts(rt, id, config.mounts);
+        await releaseImageMounts(rt, id, imageMountViewKeys(id, config.mounts));
         await rm(rt.containerDir(id), { recursive: true, force: true });
       });
       const criMounts = await mountImages(ctx, id, config.mounts);

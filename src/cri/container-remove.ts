@@ -6,7 +6,7 @@ import type { CriContext } from './context.js';
 import { containerConfig } from './container-view.js';
 import { publishContainerEvent } from './event-publisher.js';
 import { findById } from './ids.js';
-import { isImageMount, releaseImageMounts } from './image-mounts.js';
+import { imageMountViewKeys, isImageMount, releaseImageMounts } from './image-mounts.js';
 
 /** Kills the container if it runs, then removes it, its writable layer, its volumes and image mounts, and its record. */
 export async function removeContainerNow(ctx: CriContext, id: string): Promise<void> {
@@ -20,7 +20,7 @@ export async function removeContainerNow(ctx: CriContext, id: string): Promise<v
     if (rt.snapshots.stat(id)) await rt.snapshots.remove(id);
     // Files before the record: a kill in between leaves a record whose removal is retried.
     const mounts = containerConfig(container).mounts ?? [];
-    await releaseImageMounts(rt, id, mounts);
+    await releaseImageMounts(rt, id, imageMountViewKeys(id, mounts));
     await rm(rt.containerDir(id), { recursive: true, force: true });
     rt.containers.delete(id);
     ctx.stats.forget(id);

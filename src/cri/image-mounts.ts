@@ -97,13 +97,12 @@ async function subPathIn(root: string, subPath: string, containerPath: string): 
 }
 
 /**
- * Unmounts a container's image mounts and removes their view snapshots; what
- * is already gone is fine. Every mount is tried; the first failure is thrown
- * after, and then the container's directory must stay (it holds the mounts).
- * `mounts` are the container's CRI mounts, whose indexes name the views; a
- * container without a record is looked up by the views' label instead.
+ * Unmounts a container's image mounts and removes their view snapshots
+ * (`viewKeys`); what is already gone is fine. Every mount is tried; the first
+ * failure is thrown after, and then the container's directory must stay (it
+ * holds the mounts).
  */
-export async function releaseImageMounts(rt: RuntimeServices, containerId: string, mounts?: readonly Mount__Output[]): Promise<void> {
+export async function releaseImageMounts(rt: RuntimeServices, containerId: string, viewKeys: readonly string[]): Promise<void> {
   const dir = imageMountsDir(rt, containerId);
   let names: string[] = [];
   try {
@@ -120,15 +119,25 @@ export async function releaseImageMounts(rt: RuntimeServices, containerId: strin
     }
   }
   if (failures.length > 0) throw failures[0];
-  const keys = mounts
-    ? mounts.flatMap((mount, index) => (isImageMount(mount) ? [imageMountKey(containerId, index)] : []))
-    : rt.snapshots.list().filter((s) => s.labels[IMAGE_MOUNT_OF] === containerId).map((s) => s.key);
-  for (const key of keys) {
+  for (const key of viewKeys) {
     if (rt.snapshots.stat(key)) await rt.snapshots.remove(key);
   }
 }
 
-/** Ids of containers that image-mount snapshots serve. */
-export function imageMountOwners(rt: RuntimeServices): Set<string> {
-  return new Set(rt.snapshots.list().map((s) => s.labels[IMAGE_MOUNT_OF]).filter((id): id is string => id !== undefined));
+/** The view snapshot keys of a container's image mounts: its CRI mounts' indexes name them. */
+export function imageMountViewKeys(containerId: string, mounts: readonly Mount__Output[]): string[] {
+  return mounts.flatMap((mount, index) => (isImageMount(mount) ? [imageMountKey(containerId, index)] : []));
+}
+
+/** Every image mount's view snapshot keys, by the id of the container it serves (one snapshot listing). */
+export function imageMountViewsByOwner(rt: RuntimeServices): Map<string, string[]> {
+  const byOwner = new Map<string, string[]>();
+  for (const snapshot of rt.snapshots.list()) {
+    const owner = snapshot.labels[IMAGE_MOUNT_OF];
+    if (owner === undefined) continue;
+    const keys = byOwner.get(owner) ?? [];
+    keys.push(snapshot.key);
+    byOwner.set(owner, keys);
+  }
+  return byOwner;
 }

@@ -1,7 +1,7 @@
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CriContext } from './context.js';
-import { imageMountOwners, releaseImageMounts } from './image-mounts.js';
+import { imageMountViewsByOwner, releaseImageMounts } from './image-mounts.js';
 import { nowNanos } from './ids.js';
 
 export interface RecoveryReport {
@@ -72,12 +72,13 @@ export async function tidyContainerDirs(ctx: CriContext, dir: string): Promise<n
   const rt = ctx.runtime;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  const owners = new Set([...(await readdir(dir)), ...imageMountOwners(rt)]);
+  const views = imageMountViewsByOwner(rt);
+  const owners = new Set([...(await readdir(dir)), ...views.keys()]);
   const orphans = [...owners].filter((id) => !rt.containers.get(id));
   let removed = 0;
   for (const id of orphans) {
     try {
-      await releaseImageMounts(rt, id);
+      await releaseImageMounts(rt, id, views.get(id) ?? []);
       await rm(join(dir, id), { recursive: true, force: true });
       removed++;
     } catch (err) {

@@ -50,7 +50,8 @@ export class ImageService {
   private readonly puller: ImagePuller;
   private readonly gcLock = new ReadWriteLock();
   private queuedCollection: Promise<CollectResult> | undefined;
-  private readonly pendingCollections = new Set<Promise<CollectResult>>();
+  /** The lock is first come, first served: this one settles after every collection before it. */
+  private lastCollection: Promise<unknown> = Promise.resolve();
   /** For pulls without CRI credentials: configured credentials per host, shared token cache. */
   private readonly defaultClient: RegistryClient;
   private readonly configCache = new Map<string, ImageConfig>();
@@ -147,24 +148,20 @@ export class ImageService {
    */
   collect(): Promise<CollectResult> {
     if (!this.queuedCollection) {
-      const collection = this.gcLock.write(() => {
+      this.queuedCollection = this.gcLock.write(() => {
         this.queuedCollection = undefined;
         return collectGarbage(this.deps);
       });
-      this.queuedCollection = collection;
-      this.pendingCollections.add(collection);
-      const forget = () => this.pendingCollections.delete(collection);
-      collection.then(forget, forget);
+      this.lastCollection = this.queuedCollection;
     }
     return this.queuedCollection;
   }
 
   /** Waits, at most `timeoutMs`, for collections started in the background (before the database closes). */
   async collectionsSettled(timeoutMs: number): Promise<void> {
-    if (this.pendingCollections.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.pendingCollections]),
+      this.lastCollection.catch(() => undefined),
       new Promise((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),
