@@ -13,9 +13,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { BERTHCTL, startDaemon, type TestDaemon } from '../support/daemon.js';
 import { run } from '../support/exec.js';
+import { readMetadata } from '../support/metadata-db.js';
 import { writeMirrorConfig } from '../support/mirror.js';
 import { buildImage, buildLayer, pushImage, type BuiltImage } from '../support/oci-image.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
@@ -25,8 +25,7 @@ const BIG = randomBytes(3 * 1024 * 1024);
 
 /** The snapshot directories of an image's chain, top layer first, read from berthd's database. */
 function chainDirs(daemon: TestDaemon, chainId: string): string[] {
-  const db = new Database(join(daemon.dirs.root, 'metadata.db'), { readonly: true, fileMustExist: true });
-  try {
+  return readMetadata(daemon.dirs.root, (db) => {
     const get = db.prepare<[string], { id: number; parent: string | null; kind: string }>('SELECT id, parent, kind FROM snapshots WHERE key = ?');
     const dirs: string[] = [];
     for (let key: string | null = chainId; key; ) {
@@ -37,18 +36,11 @@ function chainDirs(daemon: TestDaemon, chainId: string): string[] {
       key = row.parent;
     }
     return dirs;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 function activeExtractions(daemon: TestDaemon): string[] {
-  const db = new Database(join(daemon.dirs.root, 'metadata.db'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare<[], { key: string }>("SELECT key FROM snapshots WHERE key LIKE 'extract-%'").all().map((r) => r.key);
-  } finally {
-    db.close();
-  }
+  return readMetadata(daemon.dirs.root, (db) => db.prepare<[], { key: string }>("SELECT key FROM snapshots WHERE key LIKE 'extract-%'").all().map((r) => r.key));
 }
 
 /** Mounts the chain read-only as a container would see it, runs `inspect`, unmounts. */

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import Database from 'better-sqlite3';
 import { chainIds } from '../../src/core/images/chain-id.js';
 import { startDaemon } from '../support/daemon.js';
+import { readMetadata } from '../support/metadata-db.js';
 import { podConfig, removeAllPods, runInPod, startNode, type TestNode } from '../support/cluster.js';
 import { busyboxLayer } from '../support/hostile-layers.js';
 import { buildImage, buildLayer, pushImage } from '../support/oci-image.js';
@@ -28,6 +28,8 @@ describe('volumes an image declares', () => {
   let node: TestNode;
   const cri = () => node.daemon.cri.runtime;
   const volumesOf = (id: string) => join(node.daemon.dirs.root, 'containers', id, 'volumes');
+
+  const metadataRows = (sql: string, ...params: unknown[]) => readMetadata(node.daemon.dirs.root, (db) => db.prepare(sql).all(...params));
 
   async function sh(id: string, script: string) {
     const res = await cri().ExecSync({ container_id: id, cmd: ['sh', '-c', script], timeout: 10 });
@@ -143,12 +145,7 @@ describe('volumes an image declares', () => {
     assert.deepEqual(mountsUnderRoot(), [], 'the image mounts go with the container');
     await removeAllPods(node.daemon);
     assert.deepEqual(readdirSync(join(node.daemon.dirs.root, 'containers')), []);
-    const db = new Database(join(node.daemon.dirs.root, 'metadata.db'), { readonly: true, fileMustExist: true });
-    try {
-      assert.deepEqual(db.prepare("SELECT key FROM snapshots WHERE kind = 'view'").all(), [], 'no view snapshot is left');
-    } finally {
-      db.close();
-    }
+    assert.deepEqual(metadataRows("SELECT key FROM snapshots WHERE kind = 'view'"), [], 'no view snapshot is left');
   });
 
   it('keeps an image mount across a restart, and the layers of an image removed while mounted until the container goes', async () => {
@@ -157,30 +154,23 @@ describe('volumes an image declares', () => {
     await node.daemon.cri.image.PullImage({ image: { image: 'mounted:1' } });
     const topSnapshot = chainIds(unique.layers.map((l) => l.diffId)).at(-1)!;
     const uniqueBlob = join(node.daemon.dirs.root, 'content', 'blobs', 'sha256', unique.layers[1]!.digest.slice('sha256:'.length));
-    const committed = (key: string) => {
-      const db = new Database(join(node.daemon.dirs.root, 'metadata.db'), { readonly: true, fileMustExist: true });
-      try {
-        return db.prepare("SELECT count(*) AS n FROM snapshots WHERE key = ? AND kind = 'committed'").get(key) as { n: number };
-      } finally {
-        db.close();
-      }
-    };
+    const committed = (key: string) => metadataRows("SELECT key FROM snapshots WHERE key = ? AND kind = 'committed'", key).length;
     const pod = podConfig(node);
     const podId = (await cri().RunPodSandbox({ config: pod })).pod_sandbox_id;
     const id = await runInPod(node.daemon, podId, pod, 'mounting', { image: { image: IMAGE }, mounts: [{ container_path: '/mnt/m', image: { image: 'mounted:1' } }] });
 
     await node.daemon.cri.image.RemoveImage({ image: { image: 'mounted:1' } });
-    assert.equal(committed(topSnapshot).n, 1, 'the mounted image keeps its layers');
+    assert.equal(committed(topSnapshot), 1, 'the mounted image keeps its layers');
     const dirs = node.daemon.dirs;
     await node.daemon.stop();
     node.daemon.cri.close();
     node.daemon = await startDaemon({ dirs });
     assert.equal((await sh(id, 'cat /mnt/m/only-here.txt')).out, 'mounted\n', 'the mount outlives a restart');
-    assert.equal(committed(topSnapshot).n, 1, 'the start-up sweep leaves a live container\'s view');
+    assert.equal(committed(topSnapshot), 1, 'the start-up sweep leaves a live container\'s view');
 
     await cri().StopContainer({ container_id: id, timeout: '0' });
     await cri().RemoveContainer({ container_id: id });
-    await eventually(() => assert.equal(committed(topSnapshot).n, 0), 'the removed image\'s layers are collected once its last mount goes');
+    await eventually(() => assert.equal(committed(topSnapshot), 0), 'the removed image\'s layers are collected once its last mount goes');
     assert.ok(!existsSync(uniqueBlob), 'and its layer blob');
     await removeAllPods(node.daemon);
   });

@@ -15,11 +15,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { chainIds } from '../../src/core/images/chain-id.js';
 import { BUSYBOX } from '../support/cluster.js';
 import { BERTHCTL } from '../support/daemon.js';
 import { run } from '../support/exec.js';
+import { readMetadata } from '../support/metadata-db.js';
 import { findLeaks, formatLeaks, leakCount, takeLeakSnapshot, type LeakSnapshot } from '../support/leaks.js';
 import { pushImage } from '../support/oci-image.js';
 import {
@@ -154,8 +154,7 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
   /** Every image listed is whole: manifest, config and layers stored, every layer unpacked and committed. */
   async function checkImagesWhole(): Promise<void> {
     const blob = (digest: string) => join(r.scope.root, 'content', 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
-    const db = new Database(join(r.scope.root, 'metadata.db'), { readonly: true, fileMustExist: true });
-    try {
+    readMetadata(r.scope.root, (db) => {
       const images = db.prepare('SELECT name, manifest_digest, config_digest FROM images').all() as Array<{ name: string; manifest_digest: string; config_digest: string }>;
       for (const image of images) {
         for (const digest of [image.manifest_digest, image.config_digest]) {
@@ -169,9 +168,7 @@ describe('crash points: kill -9 of berthd in the middle of calls', () => {
           assert.equal(row?.kind, 'committed', `image ${image.name}: layer snapshot ${chainId} is ${row?.kind ?? 'missing'}`);
         }
       }
-    } finally {
-      db.close();
-    }
+    });
     const listed = (await cri().image.ListImages({})).images;
     for (const image of listed) await cri().image.ImageStatus({ image: { image: image.id } });
     const verify = await run(process.execPath, [BERTHCTL, '--root', r.scope.root, '--config', r.node.daemon.dirs.configPath, 'content', 'verify']);

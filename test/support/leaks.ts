@@ -9,8 +9,8 @@
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { run } from './exec.js';
+import { readMetadata } from './metadata-db.js';
 import { parseMountInfo } from '../../src/core/sys/mountinfo.js';
 
 export const NETNS_DIR = '/var/run/netns';
@@ -152,8 +152,7 @@ export function conmonProcesses(stateDir: string): string[] {
 export function databaseRows(root: string): string[] {
   const path = join(root, 'metadata.db');
   if (!existsSync(path)) return [];
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
+  return readMetadata(root, (db) => {
     const rows = (sql: string) => db.prepare(sql).all() as Array<{ what: string }>;
     return [
       ...rows("SELECT 'sandbox ' || id || ' ' || state AS what FROM sandboxes"),
@@ -163,9 +162,7 @@ export function databaseRows(root: string): string[] {
     ]
       .map((r) => r.what)
       .sort();
-  } finally {
-    db.close();
-  }
+  });
 }
 
 /** `<id> (<n> volumes)` of each per-container directory under the root. */
